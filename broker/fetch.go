@@ -1,0 +1,181 @@
+package broker
+
+// Fetch (key 1), v4-v16.
+//
+// Returns stored batches byte for byte, from the batch holding each fetch
+// offset, up to the high watermark (read_uncommitted) or the last stable
+// offset (read_committed; equal to the high watermark while no transaction
+// is open). Limits follow KIP-74: partition max bytes and the response's
+// MaxBytes are soft only for the first batch of the first non-empty
+// partition, which is always returned whole so a consumer makes progress.
+//
+// Long polling: when fewer than MinBytes are available the request waits
+// until a partition's high watermark moves or MaxWaitMs passes, without
+// blocking the connection's read loop.
+//
+// Fetch sessions (v7+, KIP-227): the broker declines to create sessions by
+// answering SessionID 0, which the protocol defines as "no session"; clients
+// then keep sending full fetch requests. A request naming a session id
+// gets FETCH_SESSION_ID_NOT_FOUND.
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/storage"
+)
+
+func init() { register(kmsg.Fetch.Int16(), 4, 16, handleFetch) }
+
+func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
+	r := req.(*kmsg.FetchRequest)
+	if r.Version >= 7 && (r.SessionID != 0 || r.SessionEpoch > 0) {
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		if r.SessionID != 0 {
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		} else {
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		}
+		return resp, nil
+	}
+	resp, bytes, watches := c.b.fetchOnce(r)
+	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
+	if bytes >= int(r.MinBytes) || wait <= 0 || watches == nil {
+		return resp, nil
+	}
+	deadline := time.Now().Add(wait)
+	go func() {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			if !waitAny(c, watches, timer.C) {
+				break
+			}
+			resp, bytes, watches = c.b.fetchOnce(r)
+			if bytes >= int(r.MinBytes) || watches == nil || !time.Now().Before(deadline) {
+				p.finish(resp, nil)
+				return
+			}
+		}
+		resp, _, _ = c.b.fetchOnce(r)
+		p.finish(resp, nil)
+	}()
+	return nil, nil
+}
+
+// waitAny blocks until one of the watched partitions moves (true), or the
+// timer fires or the connection closes (false).
+func waitAny(c *conn, watches []<-chan struct{}, timer <-chan time.Time) bool {
+	if len(watches) == 1 {
+		select {
+		case <-watches[0]:
+			return true
+		case <-timer:
+		case <-c.ctx.Done():
+		}
+		return false
+	}
+	moved := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, w := range watches {
+		go func(w <-chan struct{}) {
+			select {
+			case <-w:
+				select {
+				case moved <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}(w)
+	}
+	select {
+	case <-moved:
+		return true
+	case <-timer:
+	case <-c.ctx.Done():
+	}
+	return false
+}
+
+// fetchOnce builds a response from what the logs hold now. It returns the
+// bytes of records in it, and the channels to wait on when that is less
+// than MinBytes (nil when a partition had an error, so the client should
+// hear about it at once).
+func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	maxBytes := int(r.MaxBytes)
+	if limit := int(b.settings.long("fetch.max.bytes")); maxBytes <= 0 || maxBytes > limit {
+		maxBytes = limit
+	}
+	total := 0
+	var watches []<-chan struct{}
+	hadError := false
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
+	for _, rt := range r.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		if r.Version >= 13 {
+			t = b.topicByID(rt.TopicID)
+		} else {
+			t = b.topic(rt.Topic)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			var part *partition
+			if t != nil {
+				part = b.partition(t, rp.Partition)
+			}
+			switch {
+			case t == nil && r.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case part == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case rp.CurrentLeaderEpoch > 0:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			}
+			if sp.ErrorCode != 0 {
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+				hadError = true
+				continue
+			}
+			watch := part.log.Watch() // before reading, so no move is missed
+			offs := part.log.Offsets()
+			sp.HighWatermark = offs.HighWatermark
+			sp.LastStableOffset = offs.HighWatermark
+			sp.LogStartOffset = offs.LogStart
+			limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
+			if limit > 0 || total == 0 {
+				data, err := part.log.Read(rp.FetchOffset, max(limit, 0), offs.HighWatermark)
+				switch {
+				case errors.Is(err, storage.ErrOffsetOutOfRange):
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+					hadError = true
+				case err != nil:
+					sp.ErrorCode = kerr.KafkaStorageError.Code
+					hadError = true
+				case len(data) > limit && total > 0:
+					// Only the first non-empty partition may exceed the limits.
+				default:
+					sp.RecordBatches = data
+					total += len(data)
+				}
+			}
+			watches = append(watches, watch)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	b.metrics.bytesOut.Add(int64(total))
+	if hadError {
+		watches = nil
+	}
+	return resp, total, watches
+}

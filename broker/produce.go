@@ -1,0 +1,192 @@
+package broker
+
+// Produce (key 0), v3-v11.
+//
+// Each partition's record batches are split, validated (magic 2, lengths,
+// CRC-32C, record count, no control batches, max.message.bytes, timestamp
+// bounds) and only then appended, so a bad batch rejects the partition's
+// whole request and writes nothing. Offsets are assigned by the log.
+//
+// acks=0 gets no response; acks=1 is answered once the batches are written
+// to the log; acks=-1 once they are fsynced (group commit shares one fsync
+// among all producers waiting on a partition). Responses leave the
+// connection in request order.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/storage"
+)
+
+func init() { register(kmsg.Produce.Int16(), 3, 11, handleProduce) }
+
+type durableWait struct {
+	log *storage.Log
+	end int64
+	rp  *kmsg.ProduceResponseTopicPartition
+}
+
+func handleProduce(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
+	b := c.b
+	r := req.(*kmsg.ProduceRequest)
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	if r.Acks != 0 && r.Acks != 1 && r.Acks != -1 {
+		for _, rt := range r.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil
+	}
+
+	// The response is laid out first so that pointers into it stay valid
+	// for the goroutine that waits for durability.
+	var waits []durableWait
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
+	for ti, rt := range r.Topics {
+		st := &resp.Topics[ti]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		t := b.topic(rt.Topic)
+		for pi, rp := range rt.Partitions {
+			out := &st.Partitions[pi]
+			*out = kmsg.NewProduceResponseTopicPartition()
+			out.Partition = rp.Partition
+			var part *partition
+			if t != nil {
+				part = b.partition(t, rp.Partition)
+			}
+			if part == nil {
+				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				out.BaseOffset = -1
+				continue
+			}
+			end, err := b.produceTo(part, rp.Records, r, out)
+			if err != nil {
+				setProduceError(out, err)
+				continue
+			}
+			if r.Acks == -1 {
+				waits = append(waits, durableWait{log: part.log, end: end, rp: out})
+			}
+		}
+	}
+	if r.Acks == 0 {
+		return nil, errNoResponse
+	}
+	if len(waits) == 0 {
+		return resp, nil
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(c.ctx, timeout)
+		defer cancel()
+		for _, w := range waits {
+			if err := w.log.WaitDurable(ctx, w.end); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					w.rp.ErrorCode = kerr.RequestTimedOut.Code
+				} else {
+					w.rp.ErrorCode = kerr.KafkaStorageError.Code
+				}
+				msg := err.Error()
+				w.rp.ErrorMessage = &msg
+				w.rp.BaseOffset = -1
+			}
+		}
+		p.finish(resp, nil)
+	}()
+	return nil, nil
+}
+
+// produceTo validates and appends one partition's batches, filling the
+// response partition. It returns the offset after the last record.
+func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceRequest, out *kmsg.ProduceResponseTopicPartition) (int64, error) {
+	batches, err := storage.SplitBatches(records)
+	if err != nil {
+		return 0, err
+	}
+	pol := b.settings.policy(b.topicConfigs(part.topic))
+	now := b.cfg.now().UnixMilli()
+	infos := make([]storage.BatchInfo, len(batches))
+	for i, batch := range batches {
+		info, err := storage.ValidateBatch(batch, pol.maxMessageBytes)
+		if err != nil {
+			return 0, err
+		}
+		if info.Transactional() || r.TransactionID != nil {
+			return 0, errTransactionsUnsupported
+		}
+		if !pol.logAppendTime {
+			if info.FirstTimestamp >= 0 && now-info.FirstTimestamp > pol.tsBeforeMax ||
+				info.MaxTimestamp-now > pol.tsAfterMax {
+				return 0, errInvalidTimestamp
+			}
+		}
+		infos[i] = info
+	}
+	out.LogAppendTime = -1
+	if pol.logAppendTime {
+		for _, batch := range batches {
+			storage.SetLogAppendTime(batch, now)
+		}
+		out.LogAppendTime = now
+	}
+	var end int64
+	for i, batch := range batches {
+		base, err := part.log.Append(batch, &infos[i])
+		if err != nil {
+			return 0, err
+		}
+		if i == 0 {
+			out.BaseOffset = base
+		}
+		end = base + int64(infos[i].LastOffsetDelta) + 1
+		b.metrics.produced(part, len(batch), int(infos[i].NumRecords))
+	}
+	out.LogStartOffset = part.log.Offsets().LogStart
+	return end, nil
+}
+
+var (
+	errTransactionsUnsupported = errors.New("transactional produce needs the transaction coordinator, which this broker does not run")
+	errInvalidTimestamp        = errors.New("record timestamp outside message.timestamp.before.max.ms / after.max.ms")
+)
+
+func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
+	out.BaseOffset = -1
+	msg := err.Error()
+	out.ErrorMessage = &msg
+	switch {
+	case errors.Is(err, storage.ErrBatchTooLarge):
+		out.ErrorCode = kerr.MessageTooLarge.Code
+	case errors.Is(err, storage.ErrCorruptBatch):
+		out.ErrorCode = kerr.CorruptMessage.Code
+	case errors.Is(err, storage.ErrUnsupportedMagic):
+		out.ErrorCode = kerr.UnsupportedForMessageFormat.Code
+	case errors.Is(err, storage.ErrControlBatch):
+		out.ErrorCode = kerr.InvalidRecord.Code
+	case errors.Is(err, errInvalidTimestamp):
+		out.ErrorCode = kerr.InvalidTimestamp.Code
+	case errors.Is(err, errTransactionsUnsupported):
+		out.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	case errors.Is(err, storage.ErrClosed):
+		out.ErrorCode = kerr.NotLeaderForPartition.Code
+	default:
+		out.ErrorCode = kerr.KafkaStorageError.Code
+	}
+}

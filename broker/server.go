@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A handler serves one Kafka API. Handlers are registered by the file named
+// after the API (produce.go, fetch.go, ...) in init, with the version range
+// they implement; ApiVersions advertises exactly these ranges.
+//
+// A handler either answers at once by returning a response, or returns nil
+// and later calls p.finish from another goroutine (produce waiting for
+// fsync, fetch long-polling). Responses leave the connection in request
+// order regardless.
+type handler struct {
+	key      int16
+	min, max int16
+	fn       func(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)
+}
+
+var handlers = map[int16]*handler{}
+
+func register(key, minV, maxV int16, fn func(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)) {
+	if _, dup := handlers[key]; dup {
+		panic(fmt.Sprintf("broker: API key %d registered twice", key))
+	}
+	handlers[key] = &handler{key: key, min: minV, max: maxV, fn: fn}
+}
+
+// pending is one request's place in its connection's response queue.
+type pending struct {
+	key      int16
+	version  int16
+	corr     int32
+	flexible bool
+	size     int64 // request bytes, released from the broker's budget when answered
+
+	once  sync.Once
+	ready chan struct{}
+	resp  kmsg.Response // nil: send nothing (acks=0 produce)
+	err   error         // non-nil: close the connection
+}
+
+func (p *pending) finish(resp kmsg.Response, err error) {
+	p.once.Do(func() {
+		p.resp, p.err = resp, err
+		close(p.ready)
+	})
+}
+
+// errNoResponse is returned by handlers that answer nothing (acks=0).
+var errNoResponse = errors.New("no response")
+
+// conn is one client connection: a read loop that decodes requests and
+// dispatches them in order, and a write loop that sends their responses in
+// the same order.
+type conn struct {
+	b      *Broker
+	nc     net.Conn
+	logger *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	queue    chan *pending // responses in request order; bounded for back-pressure
+	clientID string
+
+	softwareName, softwareVersion string // from ApiVersions v3+
+	closed   atomic.Bool
+}
+
+func newConn(b *Broker, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(b.ctx)
+	return &conn{
+		b:      b,
+		nc:     nc,
+		logger: b.logger.With("remote", nc.RemoteAddr().String()),
+		ctx:    ctx,
+		cancel: cancel,
+		queue:  make(chan *pending, b.cfg.maxInflightPerConn),
+	}
+}
+
+// serveConnWith runs the connection until it ends.
+func (b *Broker) serveConnWith(c *conn) {
+	b.metrics.connections.Add(1)
+	defer b.metrics.connections.Add(-1)
+	writeDone := make(chan struct{})
+	go func() {
+		defer close(writeDone)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	c.cancel() // abandon requests still waiting; responses already ready may still go out
+	close(c.queue)
+	if err != nil && !errors.Is(err, io.EOF) && !c.closed.Load() && b.ctx.Err() == nil {
+		c.logger.Info("closing connection", "client_id", c.clientID, "err", err)
+	}
+	<-writeDone
+	c.close()
+}
+
+func (c *conn) close() {
+	if c.closed.CompareAndSwap(false, true) {
+		c.cancel()
+		c.nc.Close()
+	}
+}
+
+// readLoop reads framed requests until the connection ends or a request is
+// malformed; either way only this connection is closed.
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || int64(size) > c.b.cfg.maxRequestBytes {
+			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, c.b.cfg.maxRequestBytes)
+		}
+		// Memory is bounded broker-wide: wait for room in the request budget
+		// before buffering the request (queued.max.request.bytes).
+		if err := c.b.reqBudget.acquire(c.ctx, int64(size)); err != nil {
+			return err
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			c.b.reqBudget.release(int64(size))
+			return err
+		}
+		p, err := c.dispatch(buf)
+		if err != nil {
+			c.b.reqBudget.release(int64(size))
+			return err
+		}
+		p.size = int64(size)
+		select {
+		case c.queue <- p:
+		case <-c.ctx.Done():
+			c.b.reqBudget.release(int64(size))
+			return c.ctx.Err()
+		}
+	}
+}
+
+// dispatch decodes one request and starts its handler.
+func (c *conn) dispatch(buf []byte) (*pending, error) {
+	key := int16(binary.BigEndian.Uint16(buf[0:]))
+	version := int16(binary.BigEndian.Uint16(buf[2:]))
+	corr := int32(binary.BigEndian.Uint32(buf[4:]))
+	r := kbin.Reader{Src: buf[8:]}
+	clientID := r.NullableString()
+	if clientID != nil && c.clientID == "" {
+		c.clientID = *clientID
+	}
+	p := &pending{key: key, version: version, corr: corr, ready: make(chan struct{})}
+
+	h := handlers[key]
+	req := kmsg.RequestForKey(key)
+	if h == nil || req == nil {
+		return nil, fmt.Errorf("unknown or unsupported API key %d", key)
+	}
+	if version < h.min || version > h.max {
+		if key == kmsg.ApiVersions.Int16() {
+			// KIP-511: answer an unknown ApiVersions version in the v0
+			// format with UNSUPPORTED_VERSION and our ranges, so the client
+			// can retry with a version we know.
+			p.version = 0
+			p.finish(apiVersionsResponse(0, unsupportedVersionCode), nil)
+			c.b.metrics.request(key)
+			return p, nil
+		}
+		return nil, fmt.Errorf("unsupported version %d of API key %d (%s), supported %d-%d", version, key, kmsg.NameForKey(key), h.min, h.max)
+	}
+	req.SetVersion(version)
+	p.flexible = req.IsFlexible()
+	if p.flexible {
+		skipTags(&r)
+	}
+	if !r.Ok() {
+		return nil, fmt.Errorf("truncated request header for API key %d", key)
+	}
+	body := r.Src
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decoding %s v%d: %w", kmsg.NameForKey(key), version, err)
+	}
+	c.b.metrics.request(key)
+	resp, err := c.safeHandle(h, req, p)
+	if err != nil {
+		if errors.Is(err, errNoResponse) {
+			p.finish(nil, nil)
+			return p, nil
+		}
+		return nil, err
+	}
+	if resp != nil {
+		p.finish(resp, nil)
+	}
+	return p, nil
+}
+
+// safeHandle turns a handler panic into a closed connection rather than a
+// dead broker.
+func (c *conn) safeHandle(h *handler, req kmsg.Request, p *pending) (resp kmsg.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("handler panic", "api", kmsg.NameForKey(h.key), "panic", r)
+			resp, err = nil, fmt.Errorf("internal error handling %s", kmsg.NameForKey(h.key))
+		}
+	}()
+	return h.fn(c, req, p)
+}
+
+func skipTags(r *kbin.Reader) {
+	n := r.Uvarint()
+	for i := uint32(0); i < n && r.Ok(); i++ {
+		r.Uvarint() // tag
+		l := r.Uvarint()
+		r.Span(int(l))
+	}
+}
+
+// writeLoop sends responses in request order, flushing when no further
+// response is ready.
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	for p := range c.queue {
+		select {
+		case <-p.ready:
+		case <-c.ctx.Done():
+			c.b.reqBudget.release(p.size)
+			continue
+		}
+		c.b.reqBudget.release(p.size)
+		if c.closed.Load() {
+			continue
+		}
+		if p.err != nil {
+			c.logger.Info("closing connection", "client_id", c.clientID, "err", p.err)
+			c.close()
+			continue
+		}
+		if p.resp == nil {
+			continue
+		}
+		buf = appendResponse(buf[:0], p)
+		if _, err := bw.Write(buf); err != nil {
+			c.close()
+			continue
+		}
+		if len(c.queue) == 0 || !isReady(c.queue) {
+			if err := bw.Flush(); err != nil {
+				c.close()
+			}
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // don't pin a large fetch response's buffer
+		}
+	}
+	bw.Flush()
+}
+
+// isReady reports whether the next queued response is ready; peeking is
+// not possible on a channel, so this is only a hint via its length.
+func isReady(q chan *pending) bool { return len(q) > 0 }
+
+func appendResponse(dst []byte, p *pending) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(p.corr))
+	// ApiVersions responses always use header v0, even when flexible.
+	if p.flexible && p.key != kmsg.ApiVersions.Int16() {
+		dst = append(dst, 0) // no tagged fields
+	}
+	p.resp.SetVersion(p.version)
+	dst = p.resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
