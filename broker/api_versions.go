@@ -44,5 +44,3 @@ func apiVersionsResponse(version int16, errCode int16) *kmsg.ApiVersionsResponse
 	}
 	return resp
 }
-
-

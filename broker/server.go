@@ -77,7 +77,7 @@ type conn struct {
 	clientID string
 
 	softwareName, softwareVersion string // from ApiVersions v3+
-	closed   atomic.Bool
+	closed                        atomic.Bool
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
