@@ -1,0 +1,224 @@
+// Package bench measures a Kafka-protocol cluster (Eddy or any Kafka) and the
+// disk under it: produce throughput with acknowledgement latency, consume
+// throughput, produce-to-consume (end-to-end) latency, and the sequential
+// write speed of a directory as a baseline for the broker's figures.
+//
+// Each measurement is a function taking a config and returning a result
+// struct, so the same code backs the "eddy bench" commands and Go
+// benchmarks:
+//
+//	res, err := bench.Produce(ctx, bench.Config{Brokers: addrs, Topic: "t", Records: 100_000})
+//	b.ReportMetric(res.RecordsPerSec, "records/s")
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TimestampSize is the number of leading value bytes holding the send time
+// (big-endian Unix nanoseconds) of every benchmark record.
+const TimestampSize = 8
+
+// Config parameterises Produce, Consume and EndToEnd. Zero values select the
+// documented defaults.
+type Config struct {
+	// Brokers are the seed brokers (host:port). Required.
+	Brokers []string
+	// Topic is the topic to produce to and consume from. It is created if
+	// missing. Default "eddy-bench".
+	Topic string
+	// Partitions and Replicas are used when the topic has to be created;
+	// 0 or -1 selects the broker default.
+	Partitions int32
+	Replicas   int16
+
+	// RecordSize is the value size in bytes. Default 100. The first
+	// TimestampSize bytes carry the send time (EndToEnd requires at least
+	// that many); the rest is random, incompressible filler.
+	RecordSize int
+	// Records and Duration bound the run: producing (or consuming) stops at
+	// whichever is reached first. At least one must be set, except for
+	// Consume, which otherwise reads everything in the topic.
+	Records  int64
+	Duration time.Duration
+
+	// Producers is the number of concurrent producer clients (each with
+	// its own connections). Default 1.
+	Producers int
+	// Acks is "all" (default), "1" or "0".
+	Acks string
+	// Compression is "none" (default), "gzip", "snappy", "lz4" or "zstd".
+	Compression string
+	// BatchMaxBytes caps a record batch; 0 selects the client default
+	// (1000012 bytes).
+	BatchMaxBytes int32
+	// Linger is how long a partition waits for more records before its
+	// batch is sent; 0 sends immediately, negative selects the client
+	// default (10ms).
+	Linger time.Duration
+	// Rate is the target produce rate in records per second across all
+	// producers; 0 means as fast as possible. With a rate, latency is
+	// measured from each record's scheduled send time.
+	Rate float64
+
+	// DrainTimeout bounds how long EndToEnd waits for the consumer to
+	// receive every acknowledged record after producing ends, and how long
+	// Consume waits without progress. Default 30s.
+	DrainTimeout time.Duration
+
+	// Logger receives progress and warnings; nil discards them.
+	Logger *slog.Logger
+	// ClientOpts are extra franz-go options for every client (for example
+	// kgo.WithLogger or SASL/TLS settings).
+	ClientOpts []kgo.Opt
+}
+
+// withDefaults returns c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if c.Topic == "" {
+		c.Topic = "eddy-bench"
+	}
+	if c.RecordSize == 0 {
+		c.RecordSize = 100
+	}
+	if c.Producers <= 0 {
+		c.Producers = 1
+	}
+	if c.Acks == "" {
+		c.Acks = "all"
+	}
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = -1
+	}
+	if c.Replicas == 0 {
+		c.Replicas = -1
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// validateProduce checks the fields a producing run needs.
+func (c Config) validateProduce() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("bench: no brokers")
+	case c.Records < 0 || c.Duration < 0 || c.Rate < 0 || c.RecordSize < 0:
+		return errors.New("bench: Records, Duration, Rate and RecordSize must not be negative")
+	case c.Records == 0 && c.Duration == 0:
+		return errors.New("bench: set Records or Duration to bound the run")
+	}
+	return nil
+}
+
+// ProducerOptions returns the franz-go producer options for an acks setting
+// ("all", "1" or "0") and a compression codec name ("none", "gzip",
+// "snappy", "lz4" or "zstd"). Acks other than all disable idempotent writes,
+// which Kafka only allows with acks=all.
+func ProducerOptions(acks, compression string) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	switch strings.ToLower(acks) {
+	case "all", "-1":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case "1", "leader":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	case "0", "none":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	default:
+		return nil, fmt.Errorf("invalid acks %q (want all, 1 or 0)", acks)
+	}
+	var codec kgo.CompressionCodec
+	switch strings.ToLower(compression) {
+	case "", "none":
+		codec = kgo.NoCompression()
+	case "gzip":
+		codec = kgo.GzipCompression()
+	case "snappy":
+		codec = kgo.SnappyCompression()
+	case "lz4":
+		codec = kgo.Lz4Compression()
+	case "zstd":
+		codec = kgo.ZstdCompression()
+	default:
+		return nil, fmt.Errorf("invalid compression %q (want none, gzip, snappy, lz4 or zstd)", compression)
+	}
+	return append(opts, kgo.ProducerBatchCompression(codec)), nil
+}
+
+// newClient creates a client for cfg with extra options.
+func (c Config) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	all := append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID("eddy-bench")}, c.ClientOpts...)
+	return kgo.NewClient(append(all, opts...)...)
+}
+
+// EnsureTopic creates topic with the given partitions and replication factor
+// (-1 for broker defaults) unless it already exists.
+func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, replicas int16) error {
+	resp, err := adm.CreateTopic(ctx, partitions, replicas, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		if resp.ErrMessage != "" {
+			return fmt.Errorf("creating topic %s: %w: %s", topic, err, resp.ErrMessage)
+		}
+		return fmt.Errorf("creating topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// ensureTopic creates cfg.Topic if needed, using a short-lived client.
+func (c Config) ensureTopic(ctx context.Context) error {
+	cl, err := c.newClient()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return EnsureTopic(ctx, kadm.NewClient(cl), c.Topic, c.Partitions, c.Replicas)
+}
+
+// listOffsets returns the start and end offsets of every partition of topic.
+func listOffsets(ctx context.Context, adm *kadm.Client, topic string) (start, end map[int32]int64, err error) {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing start offsets: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing end offsets: %w", err)
+	}
+	start, end = make(map[int32]int64), make(map[int32]int64)
+	for _, os := range []struct {
+		lo  kadm.ListedOffsets
+		dst map[int32]int64
+	}{{starts, start}, {ends, end}} {
+		if err := os.lo.Error(); err != nil {
+			return nil, nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+		}
+		os.lo.Each(func(o kadm.ListedOffset) {
+			if o.Topic == topic {
+				os.dst[o.Partition] = o.Offset
+			}
+		})
+	}
+	if len(end) == 0 {
+		return nil, nil, fmt.Errorf("topic %s has no partitions (does it exist?)", topic)
+	}
+	return start, end, nil
+}

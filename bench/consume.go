@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Consume reads cfg.Topic from the log start of every partition as fast as
+// possible and reports the throughput. It reads cfg.Records records (or
+// everything present when the run starts, if that is fewer or Records is 0),
+// stopping early once cfg.Duration has passed. The clock starts just before
+// the first fetch, so it includes connection setup.
+//
+// It fails if the topic is empty or if no record arrives for
+// cfg.DrainTimeout; in the latter case the partial figures are returned with
+// the error.
+func Consume(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("bench: no brokers")
+	}
+	if cfg.Records < 0 || cfg.Duration < 0 {
+		return nil, errors.New("bench: Records and Duration must not be negative")
+	}
+	admCl, err := cfg.newClient()
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := listOffsets(ctx, kadm.NewClient(admCl), cfg.Topic)
+	admCl.Close()
+	if err != nil {
+		return nil, err
+	}
+	var available int64
+	from := make(map[int32]kgo.Offset)
+	for p, e := range end {
+		if s := start[p]; e > s {
+			available += e - s
+			from[p] = kgo.NewOffset().At(s)
+		}
+	}
+	if available == 0 {
+		return nil, fmt.Errorf("bench: topic %s is empty; produce to it first", cfg.Topic)
+	}
+	target := available
+	if cfg.Records > 0 && cfg.Records < available {
+		target = cfg.Records
+	} else if cfg.Records > available {
+		cfg.Logger.Warn("topic holds fewer records than requested", "topic", cfg.Topic,
+			"requested", cfg.Records, "available", available)
+	}
+
+	cl, err := cfg.newClient(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: from}))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+
+	res := &Result{Mode: "consume"}
+	t0 := time.Now()
+	runCtx := ctx
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithDeadline(ctx, t0.Add(cfg.Duration))
+		defer cancel()
+	}
+	last := t0
+	var runErr error
+	for res.Records < target && runCtx.Err() == nil {
+		pctx, cancel := context.WithTimeout(runCtx, cfg.DrainTimeout)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				cfg.Logger.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		fetches.EachRecord(func(r *kgo.Record) {
+			if res.Records < target {
+				res.Records++
+				res.Bytes += int64(len(r.Key) + len(r.Value))
+			}
+		})
+		now := time.Now()
+		if fetches.NumRecords() > 0 {
+			last = now
+		} else if runCtx.Err() == nil && now.Sub(last) >= cfg.DrainTimeout {
+			runErr = fmt.Errorf("bench: no records for %s after consuming %d of %d", cfg.DrainTimeout, res.Records, target)
+			break
+		}
+	}
+	res.Elapsed = last.Sub(t0)
+	res.finish()
+	if runErr == nil {
+		runErr = ctx.Err()
+	}
+	return res, runErr
+}
+
+// EndToEnd measures produce-to-consume latency: a consumer reads cfg.Topic
+// from its current end while producers write to it as in Produce, and each
+// record's latency is the time from the send timestamp embedded in its value
+// to its arrival at the consumer. cfg.RecordSize must be at least
+// TimestampSize. With a Rate the embedded time is the scheduled send time.
+//
+// Producing is bounded by cfg.Records / cfg.Duration; the run then waits up
+// to cfg.DrainTimeout for the consumer to receive every acknowledged record.
+// The result has both the ack and end-to-end latency; Records and the rates
+// count consumed records, over the time from the start of producing to the
+// last record consumed.
+func EndToEnd(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validateProduce(); err != nil {
+		return nil, err
+	}
+	if cfg.RecordSize < TimestampSize {
+		return nil, fmt.Errorf("bench: end-to-end records need at least %d bytes (RecordSize %d)", TimestampSize, cfg.RecordSize)
+	}
+	if err := cfg.ensureTopic(ctx); err != nil {
+		return nil, err
+	}
+	ps, err := startProducers(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer ps.close()
+
+	// Consume from the end as of now, after the warm-up records.
+	admCl, err := cfg.newClient()
+	if err != nil {
+		return nil, err
+	}
+	_, end, err := listOffsets(ctx, kadm.NewClient(admCl), cfg.Topic)
+	admCl.Close()
+	if err != nil {
+		return nil, err
+	}
+	from := make(map[int32]kgo.Offset, len(end))
+	for p, e := range end {
+		from[p] = kgo.NewOffset().At(e)
+	}
+	cl, err := cfg.newClient(
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: from}),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+
+	var (
+		e2e              = NewHistogram()
+		consumed, nbytes atomic.Int64
+		lastNanos        atomic.Int64
+		cctx, stop       = context.WithCancel(ctx)
+		wg               sync.WaitGroup
+	)
+	defer stop()
+	wg.Go(func() {
+		for cctx.Err() == nil {
+			fetches := cl.PollFetches(cctx)
+			fetches.EachError(func(t string, p int32, err error) {
+				if !errors.Is(err, context.Canceled) {
+					cfg.Logger.Warn("fetch error", "topic", t, "partition", p, "err", err)
+				}
+			})
+			fetches.EachRecord(func(r *kgo.Record) {
+				now := time.Now()
+				if sent, ok := sentTime(r.Value); ok {
+					e2e.Record(now.Sub(sent))
+				}
+				nbytes.Add(int64(len(r.Key) + len(r.Value)))
+				consumed.Add(1)
+				lastNanos.Store(now.UnixNano())
+			})
+		}
+	})
+
+	ack := NewHistogram()
+	t0 := time.Now()
+	st := ps.run(ctx, cfg, ack)
+	produced := st.acked.Load()
+
+	// Wait for the consumer to catch up with what was acknowledged.
+	var runErr error
+	drain := time.NewTimer(cfg.DrainTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+wait:
+	for consumed.Load() < produced {
+		select {
+		case <-tick.C:
+		case <-drain.C:
+			runErr = fmt.Errorf("bench: consumer received %d of %d acknowledged records within %s",
+				consumed.Load(), produced, cfg.DrainTimeout)
+			break wait
+		case <-ctx.Done():
+			runErr = ctx.Err()
+			break wait
+		}
+	}
+	drain.Stop()
+	tick.Stop()
+	stop()
+	wg.Wait()
+
+	res := st.result("e2e")
+	res.Produced = produced
+	res.Records = consumed.Load()
+	res.Bytes = nbytes.Load()
+	if l := lastNanos.Load(); l > 0 {
+		res.Elapsed = time.Unix(0, l).Sub(t0)
+	}
+	if ack.Count() > 0 {
+		s := ack.Summary()
+		res.Ack = &s
+	}
+	if e2e.Count() > 0 {
+		s := e2e.Summary()
+		res.EndToEnd = &s
+	}
+	res.finish()
+	return res, runErr
+}
