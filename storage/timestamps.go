@@ -43,30 +43,32 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, recordTs int64, found bool, 
 	}()
 
 	for _, v := range views {
-		var hit []byte
+		var rerr error
 		_, err := scanSegment(v.s.f, v.s.lookupTime(ts), v.size, true, func(_ int64, h *header, batch []byte) bool {
 			if h.baseOffset >= hw {
 				return false
 			}
 			if h.maxTimestamp >= ts && h.lastOffset() >= logStart {
-				hit = batch
-				return false
+				// A batch straddling the log start may hold its new
+				// enough records only below it: then keep looking.
+				offset, recordTs, found, rerr = recordAtOrAfter(batch, ts, logStart)
+				return !found && rerr == nil
 			}
 			return true
 		})
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("%w: %w", ErrFailed, err)
 		}
-		if hit == nil {
-			continue
+		if rerr != nil || found {
+			return offset, recordTs, found, rerr
 		}
-		return recordAtOrAfter(hit, ts, logStart)
 	}
 	return 0, 0, false, nil
 }
 
 // recordAtOrAfter finds, inside one batch whose max timestamp is >= ts, the
-// first record at or after minOffset with a timestamp >= ts.
+// first record at or after minOffset with a timestamp >= ts. found is false
+// when the batch's only records that new lie below minOffset.
 func recordAtOrAfter(batch []byte, ts, minOffset int64) (int64, int64, bool, error) {
 	base := batchBaseOffset(batch)
 	attr := batchAttributes(batch)
@@ -78,10 +80,12 @@ func recordAtOrAfter(batch []byte, ts, minOffset int64) (int64, int64, bool, err
 		return 0, 0, false, fmt.Errorf("%w: reading batch at offset %d: %w", ErrFailed, base, err)
 	}
 	first := batchFirstTimestamp(batch)
-	off, rts, found := int64(0), int64(0), false
+	off, rts, found, newer := int64(0), int64(0), false, false
 	err = codec.ReadRecords(recs, n, func(r *codec.Record) error {
 		o := base + int64(r.OffsetDelta)
-		if t := first + r.TimestampDelta; !found && o >= minOffset && t >= ts {
+		t := first + r.TimestampDelta
+		newer = newer || t >= ts
+		if !found && o >= minOffset && t >= ts {
 			off, rts, found = o, t, true
 		}
 		return nil
@@ -89,10 +93,10 @@ func recordAtOrAfter(batch []byte, ts, minOffset int64) (int64, int64, bool, err
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("%w: reading batch at offset %d: %w", ErrFailed, base, err)
 	}
-	if !found { // max timestamp said otherwise; trust the header
+	if !newer { // max timestamp said otherwise; trust the header
 		return max(base, minOffset), batchMaxTimestamp(batch), true, nil
 	}
-	return off, rts, true, nil
+	return off, rts, found, nil
 }
 
 // MaxTimestamp returns the largest record timestamp among visible batches
