@@ -18,8 +18,9 @@ const lookupLimit = 64 << 20
 // one batch, with a cap.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, recordTs int64, found bool, err error) {
 	type segView struct {
-		s    *segment
-		size int64
+		s     *segment
+		size  int64
+		start int64 // from the time index, which appends modify: read under mu
 	}
 	l.mu.Lock()
 	if l.mu.closed {
@@ -33,7 +34,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, recordTs int64, found bool, 
 			continue
 		}
 		s.acquire()
-		views = append(views, segView{s, s.size})
+		views = append(views, segView{s, s.size, s.lookupTime(ts)})
 	}
 	l.mu.Unlock()
 	defer func() {
@@ -44,7 +45,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, recordTs int64, found bool, 
 
 	for _, v := range views {
 		var rerr error
-		_, err := scanSegment(v.s.f, v.s.lookupTime(ts), v.size, true, func(_ int64, h *header, batch []byte) bool {
+		_, err := scanSegment(v.s.f, v.start, v.size, true, func(_ int64, h *header, batch []byte) bool {
 			if h.baseOffset >= hw {
 				return false
 			}
