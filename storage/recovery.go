@@ -154,6 +154,20 @@ func (l *Log) loadIndexes(seg *segment, size, limit int64) bool {
 		}
 		return true
 	})
+	if err == nil && end == size && seg.maxTs >= 0 && seg.maxTsOffset < 0 {
+		// The newest timestamp is in a batch before the last index entry:
+		// find the last batch that holds it, starting where the time index
+		// says batches that new begin.
+		_, err = scanSegment(seg.f, seg.lookupTime(seg.maxTs), start, false, func(_ int64, h *header, _ []byte) bool {
+			if h.maxTimestamp >= seg.maxTs {
+				seg.maxTs, seg.maxTsOffset = h.maxTimestamp, h.lastOffset()
+			}
+			return true
+		})
+		if seg.maxTsOffset < 0 {
+			end = -1 // the time index names a timestamp no batch has
+		}
+	}
 	if err != nil || end != size {
 		seg.index, seg.tindex, seg.size, seg.next, seg.maxTs = nil, nil, 0, seg.base, -1
 		return false
