@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/storage/codec"
 )
 
 // Record batch layout (magic 2), as Kafka defines it. The header is parsed
@@ -142,33 +144,23 @@ func ValidateBatch(b []byte, maxBytes int) (BatchInfo, error) {
 	return info, nil
 }
 
-// checkRecords walks n uncompressed records: each is a varint length
-// followed by that many bytes, and the offset delta of the i-th is i.
+// checkRecords walks n uncompressed records, checking their framing
+// strictly, as Kafka does (every length inside its record, each record
+// exactly as long as its length prefix says, nothing after the last one),
+// and that the offset delta of the i-th is i.
 func checkRecords(recs []byte, n int32) error {
-	for i := int32(0); i < n; i++ {
-		l, sz := binary.Varint(recs)
-		if sz <= 0 || l < 0 || l > int64(len(recs)-sz) {
-			return fmt.Errorf("%w: record %d has a bad length", ErrCorruptBatch, i)
+	i := int32(0)
+	err := codec.ReadRecords(recs, n, func(r *codec.Record) error {
+		if r.OffsetDelta != i {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrCorruptBatch, i, r.OffsetDelta)
 		}
-		rec := recs[sz : sz+int(l)]
-		recs = recs[sz+int(l):]
-		// attributes int8, timestampDelta varint, offsetDelta varint
-		if len(rec) < 1 {
-			return fmt.Errorf("%w: record %d is empty", ErrCorruptBatch, i)
-		}
-		_, tsz := binary.Varint(rec[1:])
-		if tsz <= 0 {
-			return fmt.Errorf("%w: record %d timestamp delta", ErrCorruptBatch, i)
-		}
-		od, osz := binary.Varint(rec[1+tsz:])
-		if osz <= 0 || od != int64(i) {
-			return fmt.Errorf("%w: record %d has offset delta %d", ErrCorruptBatch, i, od)
-		}
+		i++
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrCorruptBatch) {
+		return fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 	}
-	if len(recs) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last record", ErrCorruptBatch, len(recs))
-	}
-	return nil
+	return err
 }
 
 // header is the part of a stored batch that the log needs when scanning.
