@@ -128,6 +128,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
+			sp.RecordBatches = []byte{} // Kafka sends empty, never null, records (librdkafka rejects null)
 			var part *partition
 			if t != nil {
 				part = b.partition(t, rp.Partition)
@@ -163,7 +164,7 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-
 					hadError = true
 				case len(data) > limit && total > 0:
 					// Only the first non-empty partition may exceed the limits.
-				default:
+				case len(data) > 0:
 					sp.RecordBatches = data
 					total += len(data)
 				}

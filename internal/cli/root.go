@@ -78,7 +78,7 @@ bench) work against Eddy or any Kafka-compatible cluster.`,
 		newProduceCommand(a),
 		newConsumeCommand(a),
 		newBenchCommand(a),
-		// serve: added by serve.go
+		newServeCommand(),
 	)
 	return root
 }
