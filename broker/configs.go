@@ -1,14 +1,19 @@
 package broker
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/eddy-streaming/eddy/storage"
+	"github.com/eddy-streaming/eddy/storage/vfs"
 )
 
 // configType mirrors Kafka's ConfigEntry types, as DescribeConfigs v3+
@@ -331,4 +336,99 @@ func (s *brokerSettings) policy(overrides map[string]string) topicPolicy {
 		tsBeforeMax:     long("message.timestamp.before.max.ms"),
 		tsAfterMax:      long("message.timestamp.after.max.ms"),
 	}
+}
+
+// dynamicConfigFile, in the data directory, holds the dynamic broker
+// configs set through AlterConfigs / IncrementalAlterConfigs, so that they
+// survive restarts as Kafka's do.
+const dynamicConfigFile = "broker-configs.json"
+
+type dynamicConfigsFile struct {
+	Configs map[string]string `json:"configs"`
+}
+
+// validateDynamicBrokerConfigs checks configs set on the broker resource.
+// As in Kafka, only the broker defaults of topic configs (log.retention.ms,
+// log.segment.bytes, message.max.bytes, ...) can be changed while the
+// broker runs; the others are read-only.
+func validateDynamicBrokerConfigs(cfg map[string]string) error {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, ok := brokerAliases[k]; ok {
+			return fmt.Errorf("broker config %s can only be set in the config file; set its canonical form dynamically instead", k)
+		}
+		d := brokerDefsByName[k]
+		if d == nil {
+			return fmt.Errorf("unknown broker config %q", k)
+		}
+		if d.broker != k {
+			return fmt.Errorf("cannot update broker config %s dynamically", k)
+		}
+		if err := d.validate(cfg[k]); err != nil {
+			return fmt.Errorf("config %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// loadDynamicConfigs reads the persisted dynamic broker configs. Entries
+// that are no longer valid are dropped with a warning rather than keeping
+// the broker from starting.
+func (b *Broker) loadDynamicConfigs() error {
+	raw, err := b.fs.ReadFile(path.Join(b.cfg.dataDir, dynamicConfigFile))
+	if vfs.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var f dynamicConfigsFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("reading %s: %w", path.Join(b.cfg.dataDir, dynamicConfigFile), err)
+	}
+	m := map[string]string{}
+	for k, v := range f.Configs {
+		if err := validateDynamicBrokerConfigs(map[string]string{k: v}); err != nil {
+			b.logger.Warn("ignoring stored dynamic broker config", "config", k, "err", err)
+			continue
+		}
+		m[k] = v
+	}
+	b.settings.setDynamic(m)
+	return nil
+}
+
+// alterDynamicConfigs replaces the dynamic broker configs with what update
+// makes of a copy of them, validating the result, persisting it and pushing
+// it to every log; with validateOnly it only checks. Alterations are
+// serialized under the broker lock, so concurrent ones do not lose updates.
+func (b *Broker) alterDynamicConfigs(update func(cur map[string]string) (map[string]string, *topicError), validateOnly bool) *topicError {
+	b.mu.Lock()
+	next, terr := update(b.settings.dynamicCopy())
+	if terr == nil {
+		if err := validateDynamicBrokerConfigs(next); err != nil {
+			terr = errCode(kerr.InvalidConfig, "%v", err)
+		}
+	}
+	if terr != nil || validateOnly {
+		b.mu.Unlock()
+		return terr
+	}
+	raw, err := json.MarshalIndent(dynamicConfigsFile{Configs: next}, "", "  ")
+	if err == nil {
+		err = vfs.WriteFileAtomic(b.fs, b.cfg.dataDir, dynamicConfigFile, raw)
+	}
+	if err != nil {
+		b.mu.Unlock()
+		return errCode(kerr.KafkaStorageError, "writing dynamic broker configs: %v", err)
+	}
+	b.settings.setDynamic(next)
+	b.mu.Unlock()
+	b.reapplyLogConfigs()
+	b.logger.Info("altered dynamic broker configs", "configs", next)
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 // Data directory layout:
 //
 //	<data>/cluster.json                 cluster id
+//	<data>/broker-configs.json          dynamic broker configs (see configs.go)
 //	<data>/topics/<topic>/topic.json    topic id, partition count, config overrides
 //	<data>/topics/<topic>/<partition>/  the partition's segments (see storage)
 //	<data>/deleted/<topic>-<id>/        topics being deleted (removed at start)
@@ -92,6 +93,10 @@ func (b *Broker) topicDir(name string) string {
 // a topic.json are creations that did not finish and are removed, as are
 // leftovers of deletions.
 func (b *Broker) loadTopics() error {
+	// The logs' settings depend on the dynamic broker configs.
+	if err := b.loadDynamicConfigs(); err != nil {
+		return err
+	}
 	b.fs.RemoveAll(path.Join(b.cfg.dataDir, deletedDir))
 	names, err := b.fs.List(path.Join(b.cfg.dataDir, topicsDir))
 	if err != nil {
@@ -335,6 +340,45 @@ func (b *Broker) setTopicConfigs(t *topic, configs map[string]string) *topicErro
 	for _, p := range t.parts {
 		p.log.SetConfig(lc)
 	}
+	return nil
+}
+
+// alterTopicConfigs replaces a topic's overrides with what update makes of
+// a copy of them, validating the result, persisting it and applying it to
+// the topic's logs; with validateOnly it only checks. The whole change
+// happens under the broker lock, so concurrent alterations do not lose each
+// other's updates and a topic being deleted is not written back.
+func (b *Broker) alterTopicConfigs(t *topic, update func(cur map[string]string) (map[string]string, *topicError), validateOnly bool) *topicError {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mu.topics[t.name] != t {
+		return errCode(kerr.UnknownTopicOrPartition, "topic %q does not exist", t.name)
+	}
+	cur := make(map[string]string, len(t.configs))
+	for k, v := range t.configs {
+		cur[k] = v
+	}
+	next, terr := update(cur)
+	if terr != nil {
+		return terr
+	}
+	if err := validateTopicConfigs(next); err != nil {
+		return errCode(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	old := t.configs
+	t.configs = next
+	if err := b.writeTopicFile(t, int32(len(t.parts))); err != nil {
+		t.configs = old
+		return errCode(kerr.KafkaStorageError, "writing topic metadata: %v", err)
+	}
+	lc := b.settings.logConfig(next)
+	for _, p := range t.parts {
+		p.log.SetConfig(lc)
+	}
+	b.logger.Info("altered topic configs", "topic", t.name, "configs", next)
 	return nil
 }
 

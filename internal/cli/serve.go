@@ -146,4 +146,3 @@ func lockDataDir(dir string) (func(), error) {
 		f.Close()
 	}, nil
 }
-
