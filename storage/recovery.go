@@ -177,13 +177,15 @@ func (l *Log) loadIndexes(seg *segment, size, limit int64) bool {
 }
 
 // rebuild scans a segment from the start, rebuilding its indexes. With
-// verify, each batch's CRC is checked. It returns the position after the
-// last good batch in seg.size.
+// verify (the active segment), each batch's CRC is checked, and so is that
+// each batch starts at the offset after the previous one: the CRC does not
+// cover the base offset, and the active segment, never compacted, has no
+// gaps. It returns the position after the last good batch in seg.size.
 func (l *Log) rebuild(seg *segment, size int64, verify bool) error {
 	seg.index, seg.tindex, seg.size, seg.next = nil, nil, 0, seg.base
 	seg.maxTs, seg.maxTsOffset, seg.bytesSinceIndex = -1, -1, 0
 	_, err := scanSegment(seg.f, 0, size, verify, func(pos int64, h *header, _ []byte) bool {
-		if h.baseOffset < seg.next {
+		if h.baseOffset < seg.next || verify && h.baseOffset != seg.next {
 			return false
 		}
 		seg.addBatch(pos, h, l.mu.cfg.IndexIntervalBytes)
