@@ -1,0 +1,353 @@
+// Package crashtest kills the real eddy binary with SIGKILL while producers
+// write with acks=all, restarts it on the same data directory, and checks
+// that every acknowledged record survived exactly once and in order.
+package crashtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var eddyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "eddy-crashtest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	eddyBin = filepath.Join(dir, "eddy")
+	cmd := exec.Command("go", "build", "-o", eddyBin, "../../cmd/eddy")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building eddy:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one run of the eddy binary.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan error
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs eddy serve on dir and waits until it accepts connections.
+func start(t *testing.T, dir, addr string) *server {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(dir, "..", "eddy.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(eddyBin, "serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait(); logf.Close() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return s
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("eddy exited during start: %v (log: %s)", err, readLog(dir))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eddy did not start listening on %s (log: %s)", addr, readLog(dir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readLog(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "..", "eddy.log"))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func (s *server) kill(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("eddy exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("eddy did not stop within 30s of SIGTERM")
+	}
+}
+
+// TestKill9DuringProduce runs several acks=all producers, one partition
+// each, and SIGKILLs the broker at random moments. Producers do not retry
+// (so nothing is written twice by a client), and send one request at a
+// time per partition (so order is defined). Afterwards every acknowledged
+// record must be present once, and each partition's records in the order
+// they were produced.
+func TestKill9DuringProduce(t *testing.T) {
+	cycles := 20
+	if testing.Short() {
+		cycles = 3
+	}
+	const producers = 4
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	addr := freePort(t)
+	srv := start(t, dir, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, producers, 1, nil, "crash"); err != nil {
+		t.Fatal(err)
+	}
+	admCl.Close()
+
+	var (
+		mu    sync.Mutex
+		acked = make([]map[int]bool, producers)
+		sent  = make([]int, producers)
+	)
+	for i := range acked {
+		acked[i] = map[int]bool{}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for cycle := 0; cycle < cycles; cycle++ {
+		runCtx, stopRun := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for p := 0; p < producers; p++ {
+			wg.Add(1)
+			go func(p int) {
+				defer wg.Done()
+				produceUntil(runCtx, addr, p, &mu, &sent[p], acked[p])
+			}(p)
+		}
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
+		srv.kill(t)
+		stopRun()
+		wg.Wait()
+		srv = start(t, dir, addr)
+	}
+	srv.stop(t)
+	srv = start(t, dir, addr)
+	defer srv.stop(t)
+
+	total := 0
+	for p := range acked {
+		total += len(acked[p])
+	}
+	if total == 0 {
+		t.Fatal("no record was acknowledged; the test proves nothing")
+	}
+	got := readAll(t, ctx, addr, producers)
+	for p := 0; p < producers; p++ {
+		seen := map[int]bool{}
+		last := -1
+		for _, v := range got[p] {
+			if seen[v] {
+				t.Errorf("partition %d: record %d appears twice", p, v)
+			}
+			seen[v] = true
+			if v <= last {
+				t.Errorf("partition %d: record %d after %d (out of order)", p, v, last)
+			}
+			last = v
+		}
+		missing := 0
+		for v := range acked[p] {
+			if !seen[v] {
+				missing++
+				if missing <= 5 {
+					t.Errorf("partition %d: acknowledged record %d is missing", p, v)
+				}
+			}
+		}
+		if missing > 0 {
+			t.Errorf("partition %d: %d acknowledged records missing", p, missing)
+		}
+		t.Logf("partition %d: sent %d, acknowledged %d, present %d", p, sent[p], len(acked[p]), len(got[p]))
+	}
+	t.Logf("%d kill -9 cycles, %d acknowledged records, all present once and in order", cycles, total)
+}
+
+// produceUntil produces sequence-numbered records to partition p until ctx
+// ends, recording which were acknowledged.
+func produceUntil(ctx context.Context, addr string, p int, mu *sync.Mutex, next *int, acked map[int]bool) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(addr),
+		kgo.DefaultProduceTopic("crash"),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.DisableIdempotentWrite(),
+		kgo.RecordRetries(0),
+		kgo.MaxProduceRequestsInflightPerBroker(1),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RetryTimeout(2*time.Second),
+	)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	for ctx.Err() == nil {
+		mu.Lock()
+		seq := *next
+		*next = seq + 1
+		mu.Unlock()
+		r := &kgo.Record{Partition: int32(p), Value: []byte(strconv.Itoa(seq))}
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err == nil {
+				mu.Lock()
+				acked[seq] = true
+				mu.Unlock()
+			}
+		})
+		if seq%64 == 0 {
+			// Keep the amount in flight small so a kill loses little work.
+			fctx, c := context.WithTimeout(ctx, 3*time.Second)
+			cl.Flush(fctx)
+			c()
+		}
+	}
+	fctx, c := context.WithTimeout(context.Background(), 3*time.Second)
+	cl.Flush(fctx)
+	c()
+}
+
+// readAll reads every partition from the start to the high watermark.
+func readAll(t *testing.T, ctx context.Context, addr string, partitions int) [][]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := map[int32]kgo.Offset{}
+	want := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		offsets[o.Partition] = kgo.NewOffset().AtStart()
+		want += int(o.Offset)
+	})
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"crash": offsets}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	out := make([][]int, partitions)
+	n := 0
+	for n < want {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v", n, want, ctx.Err())
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
+		if ferr != nil {
+			t.Fatalf("fetch: %v", ferr)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			v, err := strconv.Atoi(strings.TrimSpace(string(r.Value)))
+			if err != nil {
+				t.Fatalf("record %q at %d/%d is not one we wrote", r.Value, r.Partition, r.Offset)
+			}
+			out[r.Partition] = append(out[r.Partition], v)
+			n++
+		})
+	}
+	return out
+}
+
+// TestSigtermKeepsEverything stops the broker with SIGTERM and checks a
+// restart serves every record, including acks=1 ones.
+func TestSigtermKeepsEverything(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	addr := freePort(t)
+	srv := start(t, dir, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("clean"),
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	for i := 0; i < n; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	srv.stop(t)
+	srv = start(t, dir, addr)
+	defer srv.stop(t)
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("clean"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	next := 0
+	for next < n {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d", next, n)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) != strconv.Itoa(next) {
+				t.Fatalf("offset %d holds %q, want %d", r.Offset, r.Value, next)
+			}
+			next++
+		})
+	}
+
+}
