@@ -221,8 +221,8 @@ func (b *Broker) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	b.cancel() // first, so acceptLoop sees a shutdown rather than an error
 	b.ln.Close()
-	b.cancel()
 	b.conns.Lock()
 	for c := range b.conns.m {
 		c.close()

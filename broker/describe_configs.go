@@ -108,6 +108,9 @@ func (b *Broker) describeBrokerConfigs(names []string, synonyms, docs bool) []km
 		d := brokerDefsByName[k]
 		v, src := b.settings.get(k)
 		e := configEntry(d, k, v, src, docs)
+		// Only the broker-level synonyms of topic configs change at run
+		// time (Kafka's dynamic per-broker configs); the rest are read-only.
+		e.ReadOnly = d.broker != k
 		if synonyms {
 			e.ConfigSynonyms = b.brokerSynonyms(k, d)
 		}

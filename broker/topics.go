@@ -323,26 +323,6 @@ func (b *Broker) addPartitions(t *topic, count int32, validateOnly bool) *topicE
 	return nil
 }
 
-// setTopicConfigs replaces a topic's overrides and applies them to its logs.
-func (b *Broker) setTopicConfigs(t *topic, configs map[string]string) *topicError {
-	if err := validateTopicConfigs(configs); err != nil {
-		return errCode(kerr.InvalidConfig, "%v", err)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	old := t.configs
-	t.configs = configs
-	if err := b.writeTopicFile(t, int32(len(t.parts))); err != nil {
-		t.configs = old
-		return errCode(kerr.KafkaStorageError, "writing topic metadata: %v", err)
-	}
-	lc := b.settings.logConfig(configs)
-	for _, p := range t.parts {
-		p.log.SetConfig(lc)
-	}
-	return nil
-}
-
 // alterTopicConfigs replaces a topic's overrides with what update makes of
 // a copy of them, validating the result, persisting it and applying it to
 // the topic's logs; with validateOnly it only checks. The whole change

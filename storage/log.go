@@ -324,10 +324,10 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 
 func (l *Log) writeIndexes(s *segment) error {
 	name := segmentName(s.base)
-	if err := vfs.WriteFileAtomic(l.fs, l.dir, name+indexSuffix, encodeIndex(s.index)); err != nil {
+	if err := vfs.WriteFileAtomic(l.fs, l.dir, name+indexSuffix, appendIndexSum(encodeIndex(s.index), s.base, s.size)); err != nil {
 		return err
 	}
-	return vfs.WriteFileAtomic(l.fs, l.dir, name+timeIndexSuffix, encodeTimeIndex(s.tindex))
+	return vfs.WriteFileAtomic(l.fs, l.dir, name+timeIndexSuffix, appendIndexSum(encodeTimeIndex(s.tindex), s.base, s.size))
 }
 
 func (l *Log) setHWLocked(off int64) {

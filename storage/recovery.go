@@ -122,12 +122,19 @@ func (l *Log) loadIndexes(seg *segment, size, limit int64) bool {
 	if err != nil {
 		return false
 	}
+	ib, ok := checkIndexSum(ib, seg.base, size)
+	if !ok {
+		return false
+	}
 	idx, ok := decodeIndex(ib, size, seg.base, limit)
 	if !ok {
 		return false
 	}
 	tb, err := l.fs.ReadFile(seg.path + timeIndexSuffix)
 	if err != nil {
+		return false
+	}
+	if tb, ok = checkIndexSum(tb, seg.base, size); !ok {
 		return false
 	}
 	tidx, ok := decodeTimeIndex(tb, seg.base, limit)

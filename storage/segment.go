@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"sort"
 	"sync/atomic"
 
@@ -16,6 +17,8 @@ import (
 //	00000000000000000000.log        the batches exactly as stored
 //	00000000000000000000.index      (uint32 relative offset, uint32 position) every index.interval.bytes
 //	00000000000000000000.timeindex  (int64 max timestamp so far, uint32 relative offset)
+//
+// each index file ending with a checksum (see indexSum).
 //
 // The index files are hints: recovery rebuilds any that are missing or do
 // not agree with the log file.
@@ -115,6 +118,35 @@ func (s *segment) markRemoved() {
 	if s.refs.Load() == 0 {
 		s.f.Close()
 	}
+}
+
+// Index files end with a CRC-32C of their entries, the segment's base
+// offset and its size, so that recovery rebuilds a file that is corrupt, or
+// belongs to another segment or to an earlier state of this one, rather
+// than trust entries that merely look plausible (a wrong position or
+// offset makes reads skip records; a wrong timestamp misleads retention).
+const indexSumLen = 4
+
+func indexSum(entries []byte, base, size int64) uint32 {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], uint64(base))
+	binary.BigEndian.PutUint64(b[8:], uint64(size))
+	return crc32.Update(crc32.Checksum(entries, crc32c), crc32c, b[:])
+}
+
+// appendIndexSum appends the checksum trailer to encoded index entries.
+func appendIndexSum(entries []byte, base, size int64) []byte {
+	return binary.BigEndian.AppendUint32(entries, indexSum(entries, base, size))
+}
+
+// checkIndexSum returns the entries of an index file if its trailer matches
+// the segment.
+func checkIndexSum(b []byte, base, size int64) ([]byte, bool) {
+	n := len(b) - indexSumLen
+	if n < 0 || binary.BigEndian.Uint32(b[n:]) != indexSum(b[:n], base, size) {
+		return nil, false
+	}
+	return b[:n], true
 }
 
 func encodeIndex(idx []indexEntry) []byte {
