@@ -559,7 +559,9 @@ func (l *Log) Close() error {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var firstErr error
+	// A failed log cannot be synced: report why rather than nil, which
+	// would claim that everything appended is durable.
+	firstErr := l.mu.failed
 	if len(l.mu.segs) > 0 && l.mu.failed == nil {
 		active := l.mu.segs[len(l.mu.segs)-1]
 		if err := active.f.Sync(); err != nil {
