@@ -58,6 +58,9 @@ func (l *Log) recover() error {
 		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v >= 0 {
 			persistedStart = v
 		}
+	} else if !vfs.IsNotExist(err) {
+		// Going on from 0 would bring records DeleteRecords removed back.
+		return fmt.Errorf("reading %s: %w", logStartFile, err)
 	}
 
 	if len(bases) == 0 {
