@@ -156,48 +156,81 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// dispatch decodes one request and starts its handler.
-func (c *conn) dispatch(buf []byte) (*pending, error) {
-	key := int16(binary.BigEndian.Uint16(buf[0:]))
-	version := int16(binary.BigEndian.Uint16(buf[2:]))
-	corr := int32(binary.BigEndian.Uint32(buf[4:]))
-	r := kbin.Reader{Src: buf[8:]}
-	clientID := r.NullableString()
-	if clientID != nil && c.clientID == "" {
-		c.clientID = *clientID
-	}
-	p := &pending{key: key, version: version, corr: corr, ready: make(chan struct{})}
+// requestHeader is the decoded header of one request frame.
+type requestHeader struct {
+	key      int16
+	version  int16
+	corr     int32
+	clientID *string
+	flexible bool
+}
 
-	h := handlers[key]
-	req := kmsg.RequestForKey(key)
+// errUnsupportedApiVersions marks an ApiVersions request of a version we do
+// not know: it is answered (KIP-511), not refused.
+var errUnsupportedApiVersions = errors.New("unsupported ApiVersions version")
+
+// parseRequest decodes one request frame (the bytes after the size
+// prefix): the header, then the body with kmsg for the version given. Only
+// registered API keys and versions are decoded; anything malformed is an
+// error, on which the caller closes the connection.
+func parseRequest(buf []byte) (requestHeader, kmsg.Request, *handler, error) {
+	var hdr requestHeader
+	if len(buf) < 8 {
+		return hdr, nil, nil, fmt.Errorf("request of %d bytes is shorter than a header", len(buf))
+	}
+	hdr.key = int16(binary.BigEndian.Uint16(buf[0:]))
+	hdr.version = int16(binary.BigEndian.Uint16(buf[2:]))
+	hdr.corr = int32(binary.BigEndian.Uint32(buf[4:]))
+	r := kbin.Reader{Src: buf[8:]}
+	hdr.clientID = r.NullableString()
+	if !r.Ok() {
+		return hdr, nil, nil, fmt.Errorf("truncated client id in request header for API key %d", hdr.key)
+	}
+	h := handlers[hdr.key]
+	req := kmsg.RequestForKey(hdr.key)
 	if h == nil || req == nil {
-		return nil, fmt.Errorf("unknown or unsupported API key %d", key)
+		return hdr, nil, nil, fmt.Errorf("unknown or unsupported API key %d", hdr.key)
 	}
-	if version < h.min || version > h.max {
-		if key == kmsg.ApiVersions.Int16() {
-			// KIP-511: answer an unknown ApiVersions version in the v0
-			// format with UNSUPPORTED_VERSION and our ranges, so the client
-			// can retry with a version we know.
-			p.version = 0
-			p.finish(apiVersionsResponse(0, unsupportedVersionCode), nil)
-			c.b.metrics.request(key)
-			return p, nil
+	if hdr.version < h.min || hdr.version > h.max {
+		if hdr.key == kmsg.ApiVersions.Int16() {
+			return hdr, nil, h, errUnsupportedApiVersions
 		}
-		return nil, fmt.Errorf("unsupported version %d of API key %d (%s), supported %d-%d", version, key, kmsg.NameForKey(key), h.min, h.max)
+		return hdr, nil, nil, fmt.Errorf("unsupported version %d of API key %d (%s), supported %d-%d", hdr.version, hdr.key, kmsg.NameForKey(hdr.key), h.min, h.max)
 	}
-	req.SetVersion(version)
-	p.flexible = req.IsFlexible()
-	if p.flexible {
+	req.SetVersion(hdr.version)
+	hdr.flexible = req.IsFlexible()
+	if hdr.flexible {
 		skipTags(&r)
 	}
 	if !r.Ok() {
-		return nil, fmt.Errorf("truncated request header for API key %d", key)
+		return hdr, nil, nil, fmt.Errorf("truncated request header for API key %d", hdr.key)
 	}
-	body := r.Src
-	if err := req.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("decoding %s v%d: %w", kmsg.NameForKey(key), version, err)
+	if err := req.ReadFrom(r.Src); err != nil {
+		return hdr, nil, nil, fmt.Errorf("decoding %s v%d: %w", kmsg.NameForKey(hdr.key), hdr.version, err)
 	}
-	c.b.metrics.request(key)
+	return hdr, req, h, nil
+}
+
+// dispatch decodes one request and starts its handler.
+func (c *conn) dispatch(buf []byte) (*pending, error) {
+	hdr, req, h, err := parseRequest(buf)
+	if hdr.clientID != nil && c.clientID == "" {
+		c.clientID = *hdr.clientID
+	}
+	p := &pending{key: hdr.key, version: hdr.version, corr: hdr.corr, flexible: hdr.flexible, ready: make(chan struct{})}
+	if errors.Is(err, errUnsupportedApiVersions) {
+		// KIP-511: answer an unknown ApiVersions version in the v0 format
+		// with UNSUPPORTED_VERSION and our ranges, so the client can retry
+		// with a version we know.
+		p.version = 0
+		p.finish(apiVersionsResponse(0, unsupportedVersionCode), nil)
+		c.b.metrics.request(hdr.key)
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.b.metrics.request(hdr.key)
 	resp, err := c.safeHandle(h, req, p)
 	if err != nil {
 		if errors.Is(err, errNoResponse) {
