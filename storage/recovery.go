@@ -10,8 +10,9 @@ import (
 	"github.com/eddy-streaming/eddy/storage/vfs"
 )
 
-// logStartFile records a log start offset moved by DeleteRecords (retention
-// that deletes whole segments needs no record: the first segment says it).
+// logStartFile records the log start offset moved by DeleteRecords or by
+// retention: segment files below it that survived their removal are not
+// part of the log.
 const logStartFile = "log-start-offset"
 
 // recover opens the segments in l.dir. Every segment but the last was

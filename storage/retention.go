@@ -51,6 +51,16 @@ func (l *Log) ApplyRetention() (int, error) {
 		l.mu.Unlock()
 		return 0, nil
 	}
+	// Record the new log start before removing files. A segment file can
+	// outlive its removal (the unlink failed, or was not synced before a
+	// crash); at the next Open it must not come back as readable records,
+	// nor, when a newer segment's removal did happen, as a gap in the
+	// offsets.
+	start := max(l.mu.logStart, l.mu.segs[n].base)
+	if err := vfs.WriteFileAtomic(l.fs, l.dir, logStartFile, []byte(strconv.FormatInt(start, 10)+"\n")); err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
 	removed := append([]*segment(nil), l.mu.segs[:n]...)
 	l.mu.segs = append([]*segment(nil), l.mu.segs[n:]...)
 	l.mu.logStart = max(l.mu.logStart, l.mu.segs[0].base)
