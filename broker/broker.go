@@ -104,8 +104,9 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	reqBudget *budget
-	metrics   *metrics
+	reqBudget   *budget // request bytes buffered across connections
+	fetchBudget *budget // fetch response bytes held across connections
+	metrics     *metrics
 
 	// mu guards topics and the dynamic broker settings.
 	mu struct {
@@ -149,14 +150,15 @@ func New(opts ...Option) (*Broker, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
-		cfg:       cfg,
-		fs:        cfg.fs,
-		logger:    cfg.logger.With("component", "broker"),
-		settings:  settings,
-		ctx:       ctx,
-		cancel:    cancel,
-		reqBudget: newBudget(budgetBytes),
-		metrics:   newMetrics(),
+		cfg:         cfg,
+		fs:          cfg.fs,
+		logger:      cfg.logger.With("component", "broker"),
+		settings:    settings,
+		ctx:         ctx,
+		cancel:      cancel,
+		reqBudget:   newBudget(budgetBytes),
+		fetchBudget: newBudget(max(settings.long("eddy.fetch.memory.bytes"), settings.long("fetch.max.bytes"))),
+		metrics:     newMetrics(),
 	}
 	b.mu.topics = map[string]*topic{}
 	b.mu.byID = map[[16]byte]*topic{}
@@ -364,6 +366,8 @@ func newBudget(n int64) *budget { return &budget{sem: semaphore.NewWeighted(n), 
 func (b *budget) acquire(ctx context.Context, n int64) error {
 	return b.sem.Acquire(ctx, min(n, b.max))
 }
+
+func (b *budget) tryAcquire(n int64) bool { return b.sem.TryAcquire(min(n, b.max)) }
 
 func (b *budget) release(n int64) {
 	if n > 0 {

@@ -141,6 +141,7 @@ var brokerOnlyDefs = []configDef{
 	{"log.retention.check.interval.ms", "", typeLong, "300000", "how often retention runs", validLong(1, maxLong)},
 	{"delete.topic.enable", "", typeBoolean, "true", "allow DeleteTopics", validBool},
 	{"fetch.max.bytes", "", typeInt, "57671680", "largest fetch response", validLong(1024, math.MaxInt32)},
+	{"eddy.fetch.memory.bytes", "", typeLong, "268435456", "fetch response bytes held in memory across all connections; fetches wait for room (back-pressure)", validLong(1<<20, maxLong)},
 }
 
 var (

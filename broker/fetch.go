@@ -41,29 +41,77 @@ func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
 		}
 		return resp, nil
 	}
-	resp, bytes, watches := c.b.fetchOnce(r)
+	res := c.fetchOnce(r)
 	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
-	if bytes >= int(r.MinBytes) || wait <= 0 || watches == nil {
-		return resp, nil
+	if res.final(r, wait > 0) {
+		p.respHeld.Store(res.held)
+		return res.resp, res.err
 	}
+	c.releaseFetch(res.held)
 	deadline := time.Now().Add(wait)
 	go func() {
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
-		for {
-			if !waitAny(c, watches, timer.C) {
-				break
-			}
-			resp, bytes, watches = c.b.fetchOnce(r)
-			if bytes >= int(r.MinBytes) || watches == nil || !time.Now().Before(deadline) {
-				p.finish(resp, nil)
+		for waitAny(c, res.watches, timer.C) {
+			res = c.fetchOnce(r)
+			if res.final(r, time.Now().Before(deadline)) {
+				p.respHeld.Store(res.held)
+				p.finish(res.resp, res.err)
 				return
 			}
+			c.releaseFetch(res.held)
 		}
-		resp, _, _ = c.b.fetchOnce(r)
-		p.finish(resp, nil)
+		res = c.fetchOnce(r)
+		p.respHeld.Store(res.held)
+		p.finish(res.resp, res.err)
 	}()
 	return nil, nil
+}
+
+// fetchResult is one pass over the requested partitions.
+type fetchResult struct {
+	resp    *kmsg.FetchResponse
+	bytes   int               // record bytes in resp
+	watches []<-chan struct{} // nil when a partition had an error: answer at once
+	held    int64             // fetch memory reserved for resp
+	err     error             // the connection is closing
+}
+
+// final reports whether this pass is the answer: enough bytes, an error to
+// report, or no time left to wait.
+func (f *fetchResult) final(r *kmsg.FetchRequest, canWait bool) bool {
+	return f.err != nil || f.bytes >= int(r.MinBytes) || f.watches == nil || !canWait
+}
+
+// reserveFetch takes n bytes of fetch memory, first from the connection's
+// own allowance (so one slow reader blocks only itself) and then from the
+// broker-wide budget. It waits for room: that is the back-pressure.
+func (c *conn) reserveFetch(n int64) error {
+	if err := c.fetchMem.acquire(c.ctx, n); err != nil {
+		return err
+	}
+	if err := c.b.fetchBudget.acquire(c.ctx, n); err != nil {
+		c.fetchMem.release(n)
+		return err
+	}
+	return nil
+}
+
+// tryReserveFetch is reserveFetch without waiting.
+func (c *conn) tryReserveFetch(n int64) bool {
+	if !c.fetchMem.tryAcquire(n) {
+		return false
+	}
+	if !c.b.fetchBudget.tryAcquire(n) {
+		c.fetchMem.release(n)
+		return false
+	}
+	return true
+}
+
+func (c *conn) releaseFetch(n int64) {
+	c.fetchMem.release(n)
+	c.b.fetchBudget.release(n)
 }
 
 // waitAny blocks until one of the watched partitions moves (true), or the
@@ -106,12 +154,19 @@ func waitAny(c *conn, watches []<-chan struct{}, timer <-chan time.Time) bool {
 // bytes of records in it, and the channels to wait on when that is less
 // than MinBytes (nil when a partition had an error, so the client should
 // hear about it at once).
-func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
+func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
+	b := c.b
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
 	if limit := int(b.settings.long("fetch.max.bytes")); maxBytes <= 0 || maxBytes > limit {
 		maxBytes = limit
 	}
+	// Memory: each partition's data is reserved from the connection's and
+	// the broker's fetch budgets once read. When the budgets are full, a
+	// response that already has data stops there; an empty one waits for
+	// room (back-pressure). A connection never holds more than
+	// fetch.max.bytes, except for one oversized first batch (KIP-74).
+	var held int64
 	total := 0
 	var watches []<-chan struct{}
 	hadError := false
@@ -153,7 +208,21 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-
 			sp.LastStableOffset = offs.HighWatermark
 			sp.LogStartOffset = offs.LogStart
 			limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
-			if limit > 0 || total == 0 {
+			if (limit > 0 || total == 0) && rp.FetchOffset < offs.HighWatermark {
+				// Reserve before reading, so that nothing read is held while
+				// waiting for memory.
+				reserve := int64(max(limit, 1))
+				if !c.tryReserveFetch(reserve) {
+					if total > 0 {
+						maxBytes = total // budgets full: send what we have
+						watches = append(watches, watch)
+						st.Partitions = append(st.Partitions, sp)
+						continue
+					}
+					if err := c.reserveFetch(reserve); err != nil {
+						return fetchResult{err: err}
+					}
+				}
 				data, err := part.log.Read(rp.FetchOffset, max(limit, 0), offs.HighWatermark)
 				switch {
 				case errors.Is(err, storage.ErrOffsetOutOfRange):
@@ -168,6 +237,14 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-
 					sp.RecordBatches = data
 					total += len(data)
 				}
+				// Keep what the data uses (an oversized first batch keeps the
+				// whole reservation and overshoots it, as KIP-74 requires).
+				keep := min(int64(len(sp.RecordBatches)), reserve)
+				c.releaseFetch(reserve - keep)
+				held += keep
+			} else if rp.FetchOffset > offs.LogEnd || rp.FetchOffset < offs.LogStart {
+				sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				hadError = true
 			}
 			watches = append(watches, watch)
 			st.Partitions = append(st.Partitions, sp)
@@ -178,5 +255,5 @@ func (b *Broker) fetchOnce(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-
 	if hadError {
 		watches = nil
 	}
-	return resp, total, watches
+	return fetchResult{resp: resp, bytes: total, watches: watches, held: held}
 }

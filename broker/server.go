@@ -46,6 +46,9 @@ type pending struct {
 	corr     int32
 	flexible bool
 	size     int64 // request bytes, released from the broker's budget when answered
+	// respHeld is fetch-response memory held from the broker's fetch budget,
+	// released once the response is written.
+	respHeld atomic.Int64
 
 	once  sync.Once
 	ready chan struct{}
@@ -74,6 +77,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	queue    chan *pending // responses in request order; bounded for back-pressure
+	fetchMem *budget       // fetch response bytes this connection may hold
 	clientID string
 
 	softwareName, softwareVersion string // from ApiVersions v3+
@@ -83,12 +87,13 @@ type conn struct {
 func newConn(b *Broker, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(b.ctx)
 	return &conn{
-		b:      b,
-		nc:     nc,
-		logger: b.logger.With("remote", nc.RemoteAddr().String()),
-		ctx:    ctx,
-		cancel: cancel,
-		queue:  make(chan *pending, b.cfg.maxInflightPerConn),
+		b:        b,
+		nc:       nc,
+		logger:   b.logger.With("remote", nc.RemoteAddr().String()),
+		ctx:      ctx,
+		cancel:   cancel,
+		queue:    make(chan *pending, b.cfg.maxInflightPerConn),
+		fetchMem: newBudget(b.settings.long("fetch.max.bytes")),
 	}
 }
 
@@ -266,39 +271,42 @@ func skipTags(r *kbin.Reader) {
 	}
 }
 
-// writeLoop sends responses in request order, flushing when no further
-// response is ready.
+// writeLoop sends responses in request order. It flushes whenever it
+// would otherwise wait: before blocking on a response that is not ready yet
+// (a long-polling fetch) and when the queue is empty. Every asynchronous
+// handler finishes promptly once the connection's context is cancelled, so
+// waiting on p.ready always ends.
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
 	for p := range c.queue {
 		select {
 		case <-p.ready:
-		case <-c.ctx.Done():
-			c.b.reqBudget.release(p.size)
-			continue
+		default:
+			if bw.Flush() != nil {
+				c.close()
+			}
+			<-p.ready
 		}
 		c.b.reqBudget.release(p.size)
-		if c.closed.Load() {
-			continue
-		}
-		if p.err != nil {
-			c.logger.Info("closing connection", "client_id", c.clientID, "err", p.err)
-			c.close()
-			continue
-		}
-		if p.resp == nil {
+		held := p.respHeld.Swap(0)
+		if c.closed.Load() || p.resp == nil || p.err != nil {
+			c.releaseFetch(held)
+			if p.err != nil && !c.closed.Load() {
+				c.logger.Info("closing connection", "client_id", c.clientID, "err", p.err)
+				c.close()
+			}
 			continue
 		}
 		buf = appendResponse(buf[:0], p)
-		if _, err := bw.Write(buf); err != nil {
-			c.close()
-			continue
+		p.resp = nil // the encoded copy is all that is needed now
+		_, err := bw.Write(buf)
+		c.releaseFetch(held)
+		if err == nil && len(c.queue) == 0 {
+			err = bw.Flush()
 		}
-		if len(c.queue) == 0 || !isReady(c.queue) {
-			if err := bw.Flush(); err != nil {
-				c.close()
-			}
+		if err != nil {
+			c.close()
 		}
 		if cap(buf) > 1<<20 {
 			buf = nil // don't pin a large fetch response's buffer
@@ -306,10 +314,6 @@ func (c *conn) writeLoop() {
 	}
 	bw.Flush()
 }
-
-// isReady reports whether the next queued response is ready; peeking is
-// not possible on a channel, so this is only a hint via its length.
-func isReady(q chan *pending) bool { return len(q) > 0 }
 
 func appendResponse(dst []byte, p *pending) []byte {
 	dst = append(dst, 0, 0, 0, 0)
