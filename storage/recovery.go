@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -197,6 +198,12 @@ func (l *Log) rebuild(seg *segment, size int64, verify bool) error {
 	seg.maxTs, seg.maxTsOffset, seg.bytesSinceIndex = -1, -1, 0
 	_, err := scanSegment(seg.f, 0, size, verify, func(pos int64, h *header, _ []byte) bool {
 		if h.baseOffset < seg.next || verify && h.baseOffset != seg.next {
+			return false
+		}
+		// Index entries hold 32-bit relative offsets and positions; Append
+		// rolls before a segment outgrows them, so a batch that would is
+		// not one Append wrote.
+		if h.lastOffset()-seg.base > math.MaxUint32 || pos+int64(h.size) > math.MaxUint32 {
 			return false
 		}
 		seg.addBatch(pos, h, l.mu.cfg.IndexIntervalBytes)
