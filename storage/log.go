@@ -408,6 +408,23 @@ func (l *Log) syncOnce() {
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	target := l.mu.leo
+	if !l.mu.cfg.Fsync && !l.mu.closed && l.mu.failed == nil {
+		// Without Config.Fsync the high watermark is already at the log
+		// end and the syncer has nothing to wait for: fsync here. Rolled
+		// segments were fsynced when they were rolled.
+		seg := l.mu.segs[len(l.mu.segs)-1]
+		seg.acquire()
+		l.mu.Unlock()
+		err := seg.f.Sync()
+		seg.release()
+		if err != nil {
+			l.mu.Lock()
+			l.failLocked(fmt.Errorf("fsync %s: %w", seg.path, err))
+			err = l.mu.failed
+			l.mu.Unlock()
+		}
+		return err
+	}
 	l.mu.Unlock()
 	l.requestSync()
 	return l.WaitDurable(context.Background(), target)
@@ -480,13 +497,44 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	start := seg.lookup(offset)
 	seg.acquire()
 	l.mu.Unlock()
-	defer seg.release()
 
-	pos, err := seekBatch(seg.f, start, size, offset)
-	if err != nil || pos >= size {
-		return nil, err
+	for {
+		pos, err := seekBatch(seg.f, start, size, offset)
+		if err != nil {
+			seg.release()
+			return nil, err
+		}
+		if pos < size {
+			data, err := readBatches(seg.f, pos, size, maxBytes, upTo)
+			seg.release()
+			return data, err
+		}
+		// Every batch of this segment ends before offset (compaction
+		// removed its tail): continue with the next segment.
+		next := l.segmentAfter(seg)
+		seg.release()
+		if next == nil {
+			return nil, nil
+		}
+		seg, start = next, 0
+		l.mu.Lock()
+		size = seg.size
+		l.mu.Unlock()
 	}
-	return readBatches(seg.f, pos, size, maxBytes, upTo)
+}
+
+// segmentAfter returns the segment following s, acquired, or nil.
+func (l *Log) segmentAfter(s *segment) *segment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, x := range l.mu.segs {
+		if x == s && i+1 < len(l.mu.segs) {
+			n := l.mu.segs[i+1]
+			n.acquire()
+			return n
+		}
+	}
+	return nil
 }
 
 // seekBatch scans batch headers from start to find the first batch whose

@@ -37,7 +37,7 @@ func (l *Log) recover() error {
 	}
 	for _, n := range names {
 		switch {
-		case strings.HasSuffix(n, ".tmp"):
+		case strings.HasSuffix(n, ".tmp"), strings.HasSuffix(n, cleanedSuffix):
 			l.fs.Remove(path.Join(l.dir, n))
 		case strings.HasSuffix(n, logSuffix):
 			b, err := strconv.ParseInt(strings.TrimSuffix(n, logSuffix), 10, 64)
