@@ -203,9 +203,10 @@ func New(opts ...Option) (*Broker, error) {
 	}
 	b.host, b.port = host, int32(port)
 
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.acceptLoop()
 	go b.retentionLoop()
+	go b.cleanerLoop()
 	b.logger.Info("broker listening", "addr", ln.Addr().String(), "advertised", adv, "data_dir", cfg.dataDir, "cluster_id", b.cluster)
 	return b, nil
 }
@@ -313,6 +314,37 @@ func (b *Broker) retentionLoop() {
 		case <-time.After(interval):
 		}
 		b.applyRetention()
+	}
+}
+
+// cleanerLoop compacts the partitions of compacted topics, one at a time,
+// in the background (log.cleaner.backoff.ms between passes).
+func (b *Broker) cleanerLoop() {
+	defer b.wg.Done()
+	for {
+		interval := time.Duration(b.settings.long("log.cleaner.backoff.ms")) * time.Millisecond
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		b.compactAll()
+	}
+}
+
+// compactAll runs one cleaner pass over every compacted partition.
+func (b *Broker) compactAll() {
+	for _, p := range b.allPartitions() {
+		if b.ctx.Err() != nil {
+			return
+		}
+		cfg := b.topicConfigs(p.topic)
+		if !b.settings.hasPolicy(cfg, "compact") {
+			continue
+		}
+		if _, err := p.log.Compact(b.settings.compactionConfig(cfg)); err != nil {
+			b.logger.Warn("compaction", "topic", p.topic.name, "partition", p.index, "err", err)
+		}
 	}
 }
 

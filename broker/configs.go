@@ -140,6 +140,8 @@ var brokerOnlyDefs = []configDef{
 	{"queued.max.request.bytes", "", typeLong, "268435456", "request bytes buffered across all connections before reading pauses", validLong(1<<20, maxLong)},
 	{"log.retention.check.interval.ms", "", typeLong, "300000", "how often retention runs", validLong(1, maxLong)},
 	{"delete.topic.enable", "", typeBoolean, "true", "allow DeleteTopics", validBool},
+	{"log.cleaner.backoff.ms", "", typeLong, "15000", "how often the log cleaner looks for compacted partitions to clean", validLong(1, maxLong)},
+	{"log.cleaner.dedupe.buffer.size", "", typeLong, "134217728", "memory for the cleaner's key map (about 40 bytes a key)", validLong(1<<16, maxLong)},
 	{"fetch.max.bytes", "", typeInt, "57671680", "largest fetch response", validLong(1024, math.MaxInt32)},
 	{"eddy.fetch.memory.bytes", "", typeLong, "268435456", "fetch response bytes held in memory across all connections; fetches wait for room (back-pressure)", validLong(1<<20, maxLong)},
 }
@@ -306,7 +308,7 @@ func (s *brokerSettings) logConfig(overrides map[string]string) storage.Config {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		return n
 	}
-	return storage.Config{
+	cfg := storage.Config{
 		SegmentBytes:       long("segment.bytes"),
 		SegmentMs:          long("segment.ms"),
 		RetentionMs:        long("retention.ms"),
@@ -314,10 +316,44 @@ func (s *brokerSettings) logConfig(overrides map[string]string) storage.Config {
 		IndexIntervalBytes: int(long("index.interval.bytes")),
 		Fsync:              long("flush.messages") <= 1,
 	}
+	if !s.hasPolicy(overrides, "delete") {
+		// compact-only topics keep everything the cleaner keeps.
+		cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+	}
+	return cfg
+}
+
+// hasPolicy reports whether a topic's cleanup.policy includes p.
+func (s *brokerSettings) hasPolicy(overrides map[string]string, p string) bool {
+	v, _ := s.topicValue(overrides, "cleanup.policy")
+	for _, x := range strings.Split(v, ",") {
+		if strings.TrimSpace(x) == p {
+			return true
+		}
+	}
+	return false
+}
+
+// compactionConfig maps a compacted topic's configs onto the cleaner's.
+func (s *brokerSettings) compactionConfig(overrides map[string]string) storage.CompactionConfig {
+	long := func(name string) int64 {
+		v, _ := s.topicValue(overrides, name)
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	ratio, _ := s.topicValue(overrides, "min.cleanable.dirty.ratio")
+	r, _ := strconv.ParseFloat(ratio, 64)
+	return storage.CompactionConfig{
+		DeleteRetentionMs:  long("delete.retention.ms"),
+		MinCompactionLagMs: long("min.compaction.lag.ms"),
+		MinCleanableRatio:  r,
+		MaxKeys:            int(s.long("log.cleaner.dedupe.buffer.size") / 40),
+	}
 }
 
 // topicPolicy is what the produce path needs of a topic's configs.
 type topicPolicy struct {
+	compacted       bool // records need keys
 	maxMessageBytes int
 	logAppendTime   bool
 	tsBeforeMax     int64
@@ -332,6 +368,7 @@ func (s *brokerSettings) policy(overrides map[string]string) topicPolicy {
 	}
 	tt, _ := s.topicValue(overrides, "message.timestamp.type")
 	return topicPolicy{
+		compacted:       s.hasPolicy(overrides, "compact"),
 		maxMessageBytes: int(long("max.message.bytes")),
 		logAppendTime:   tt == "LogAppendTime",
 		tsBeforeMax:     long("message.timestamp.before.max.ms"),

@@ -15,12 +15,14 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streaming/eddy/storage"
+	"github.com/eddy-streaming/eddy/storage/codec"
 )
 
 func init() { register(kmsg.Produce.Int16(), 3, 11, handleProduce) }
@@ -131,6 +133,11 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 		if info.Transactional() || r.TransactionID != nil {
 			return 0, errTransactionsUnsupported
 		}
+		if pol.compacted {
+			if err := requireKeys(batch); err != nil {
+				return 0, err
+			}
+		}
 		if !pol.logAppendTime {
 			if info.FirstTimestamp >= 0 && now-info.FirstTimestamp > pol.tsBeforeMax ||
 				info.MaxTimestamp-now > pol.tsAfterMax {
@@ -162,7 +169,30 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 	return end, nil
 }
 
+// inflateLimit caps how far a compressed batch may inflate when the broker
+// must look at its records (keys of compacted topics).
+const inflateLimit = 64 << 20
+
+// requireKeys checks that every record of a batch bound for a compacted
+// topic has a key, as Kafka requires; compressed batches are inflated with
+// a cap.
+func requireKeys(batch []byte) error {
+	recs, n, err := codec.BatchRecords(batch, inflateLimit)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errInvalidRecord, err)
+	}
+	i := 0
+	return codec.ReadRecords(recs, n, func(r *codec.Record) error {
+		i++
+		if r.Key == nil {
+			return fmt.Errorf("%w: record %d has no key; compacted topics need keys", errInvalidRecord, i-1)
+		}
+		return nil
+	})
+}
+
 var (
+	errInvalidRecord           = errors.New("invalid record")
 	errTransactionsUnsupported = errors.New("transactional produce needs the transaction coordinator, which this broker does not run")
 	errInvalidTimestamp        = errors.New("record timestamp outside message.timestamp.before.max.ms / after.max.ms")
 )
@@ -178,7 +208,7 @@ func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
 		out.ErrorCode = kerr.CorruptMessage.Code
 	case errors.Is(err, storage.ErrUnsupportedMagic):
 		out.ErrorCode = kerr.UnsupportedForMessageFormat.Code
-	case errors.Is(err, storage.ErrControlBatch):
+	case errors.Is(err, storage.ErrControlBatch), errors.Is(err, errInvalidRecord), errors.Is(err, codec.ErrCorrupt):
 		out.ErrorCode = kerr.InvalidRecord.Code
 	case errors.Is(err, errInvalidTimestamp):
 		out.ErrorCode = kerr.InvalidTimestamp.Code

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/maphash"
+	"math"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,8 @@ type CompactStats struct {
 	RecordsKept    int64
 	RecordsGone    int64
 	TombstonesGone int64
+
+	oldestTombstone int64 // timestamp of the oldest tombstone kept
 }
 
 const (
@@ -125,7 +128,11 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 			dirty += v.size
 		}
 	}
-	if total == 0 || float64(dirty)/float64(total) < cfg.MinCleanableRatio {
+	l.mu.Lock()
+	due := l.mu.tombstonesDue
+	l.mu.Unlock()
+	tombstonesDue := due == 0 || now >= due // 0: unknown (after a restart)
+	if total == 0 || (float64(dirty)/float64(total) < cfg.MinCleanableRatio && !tombstonesDue) {
 		return stats, nil
 	}
 
@@ -162,6 +169,7 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 
 	// Pass 2: rewrite and swap each segment.
 	horizon := now - cfg.DeleteRetentionMs
+	oldestTombstone := int64(math.MaxInt64)
 	for _, v := range views[:end] {
 		st, err := l.cleanSegment(v.s, v.size, latest, hasher, horizon, interval)
 		if err != nil {
@@ -173,7 +181,20 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 		stats.RecordsKept += st.RecordsKept
 		stats.RecordsGone += st.RecordsGone
 		stats.TombstonesGone += st.TombstonesGone
+		oldestTombstone = min(oldestTombstone, st.oldestTombstone)
 	}
+	// A later pass must run, however clean the log is, once the oldest
+	// kept tombstone may go.
+	l.mu.Lock()
+	if oldestTombstone == math.MaxInt64 || end < len(views) {
+		l.mu.tombstonesDue = math.MaxInt64
+		if end < len(views) {
+			l.mu.tombstonesDue = 0
+		}
+	} else {
+		l.mu.tombstonesDue = oldestTombstone + cfg.DeleteRetentionMs + 1
+	}
+	l.mu.Unlock()
 	if err := l.setCleanerCheckpoint(views[end-1].next); err != nil {
 		return stats, err
 	}
@@ -230,7 +251,7 @@ func eachRecord(f vfs.File, size int64, fn func(off, ts int64, r *codec.Record) 
 
 // cleanSegment rewrites one segment and swaps it in.
 func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, hasher keyHasher, horizon int64, interval int) (CompactStats, error) {
-	var st CompactStats
+	st := CompactStats{oldestTombstone: math.MaxInt64}
 	tmp := s.path + cleanedSuffix
 	out, err := l.fs.Create(tmp)
 	if err != nil {
@@ -293,6 +314,9 @@ func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, has
 			if !keep {
 				st.RecordsGone++
 				continue
+			}
+			if r.Key != nil && r.Value == nil {
+				st.oldestTombstone = min(st.oldestTombstone, ts)
 			}
 			st.RecordsKept++
 			rec := *r

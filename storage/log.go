@@ -99,6 +99,9 @@ type Log struct {
 		hwCh     chan struct{} // closed and replaced when hw moves or the log fails
 		failed   error
 		closed   bool
+		// tombstonesDue is when the oldest tombstone the cleaner kept may
+		// be removed (0: unknown, as after a restart; MaxInt64: none).
+		tombstonesDue int64
 	}
 }
 
