@@ -1144,3 +1144,57 @@ func TestConcurrentUse(t *testing.T) {
 	default:
 	}
 }
+
+// Sync makes what was appended durable even with fsync off (where the
+// high watermark does not wait for it).
+func TestSyncWithoutFsyncIsDurable(t *testing.T) {
+	mem := vfs.NewMem()
+	l := openLog(t, mem, testConfig(), nil)
+	defer l.Close()
+	var m model
+	for i := range 5 {
+		m.append(t, l, simpleBatch(t, 2, 1, 10, i))
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openLog(t, mem.CrashClone(), testConfig(), nil)
+	defer l2.Close()
+	checkContents(t, l2, m.batches)
+}
+
+// Turning fsync on makes the high watermark wait for fsync from then on.
+func TestSetConfigFsync(t *testing.T) {
+	mem := vfs.NewMem()
+	g := newGateFS(mem)
+	l := openLog(t, g, testConfig(), nil)
+	defer func() { g.setOpen(true); l.Close() }()
+	var m model
+	a := m.append(t, l, simpleBatch(t, 1, 1, 10, 0))
+	if l.HighWatermark() != a.next() {
+		t.Fatal("fsync off: high watermark did not move")
+	}
+	cfg := testConfig()
+	cfg.Fsync = true
+	l.SetConfig(cfg)
+	if err := waitDurable(t, l, a.next()); err != nil {
+		t.Fatal(err)
+	}
+	g.setOpen(false)
+	b := m.append(t, l, simpleBatch(t, 1, 1, 10, 1))
+	<-g.inSync
+	if hw := l.HighWatermark(); hw != a.next() {
+		t.Fatalf("fsync on: high watermark %d moved before fsync", hw)
+	}
+	g.setOpen(true)
+	if err := waitDurable(t, l, b.next()); err != nil {
+		t.Fatal(err)
+	}
+	// And off again: visible at once.
+	l.SetConfig(testConfig())
+	c := m.append(t, l, simpleBatch(t, 1, 1, 10, 2))
+	if l.HighWatermark() != c.next() {
+		t.Fatal("fsync off again: high watermark did not move")
+	}
+	checkContents(t, l, m.batches)
+}
