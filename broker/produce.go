@@ -75,6 +75,10 @@ func handleProduce(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)
 				out.BaseOffset = -1
 				continue
 			}
+			if t.internal {
+				setProduceError(out, errInternalTopic)
+				continue
+			}
 			end, err := b.produceTo(part, rp.Records, r, out)
 			if err != nil {
 				setProduceError(out, err)
@@ -192,6 +196,7 @@ func requireKeys(batch []byte) error {
 }
 
 var (
+	errInternalTopic           = errors.New("clients may not write to the broker's internal topics")
 	errInvalidRecord           = errors.New("invalid record")
 	errTransactionsUnsupported = errors.New("transactional produce needs the transaction coordinator, which this broker does not run")
 	errInvalidTimestamp        = errors.New("record timestamp outside message.timestamp.before.max.ms / after.max.ms")
@@ -210,6 +215,8 @@ func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
 		out.ErrorCode = kerr.UnsupportedForMessageFormat.Code
 	case errors.Is(err, storage.ErrControlBatch), errors.Is(err, errInvalidRecord), errors.Is(err, codec.ErrCorrupt):
 		out.ErrorCode = kerr.InvalidRecord.Code
+	case errors.Is(err, errInternalTopic):
+		out.ErrorCode = kerr.InvalidTopicException.Code
 	case errors.Is(err, errInvalidTimestamp):
 		out.ErrorCode = kerr.InvalidTimestamp.Code
 	case errors.Is(err, errTransactionsUnsupported):

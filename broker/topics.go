@@ -121,7 +121,7 @@ func (b *Broker) loadTopics() error {
 		if err != nil || len(idb) != 16 {
 			return fmt.Errorf("%s: bad topic id %q", path.Join(dir, topicMeta), tf.ID)
 		}
-		t := &topic{name: name, configs: tf.Configs, internal: strings.HasPrefix(name, "__")}
+		t := &topic{name: name, configs: tf.Configs, internal: isInternalTopic(name)}
 		copy(t.id[:], idb)
 		if t.configs == nil {
 			t.configs = map[string]string{}
@@ -200,7 +200,7 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	if validateOnly {
 		return &topic{name: name}, nil
 	}
-	t := &topic{name: name, id: newTopicID(), configs: map[string]string{}, internal: strings.HasPrefix(name, "__")}
+	t := &topic{name: name, id: newTopicID(), configs: map[string]string{}, internal: isInternalTopic(name)}
 	for k, v := range configs {
 		t.configs[k] = v
 	}
@@ -250,6 +250,9 @@ func (b *Broker) collidingTopicLocked(name string) string {
 // deleteTopic removes a topic: it disappears from metadata at once, its
 // directory is renamed out of topics/ (the commit point) and then removed.
 func (b *Broker) deleteTopic(t *topic) *topicError {
+	if t.internal {
+		return errCode(kerr.InvalidTopicException, "%s is one of the broker's internal topics and cannot be deleted", t.name)
+	}
 	b.mu.Lock()
 	if b.mu.topics[t.name] != t {
 		b.mu.Unlock()
