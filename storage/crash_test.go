@@ -166,7 +166,7 @@ func checkActiveFileTruncated(t testing.TB, fs vfs.FS, l *Log) {
 }
 
 func TestCrashRecovery(t *testing.T) {
-	n := 150
+	n := 500
 	if testing.Short() {
 		n = 20
 	}

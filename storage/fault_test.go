@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func faultBatches(t *testing.T, n int) [][]byte {
 // for good, and as a short write), then crashes, and checks that the log
 // reopens with every acknowledged batch intact and nothing corrupt.
 func TestFaultInjection(t *testing.T) {
-	batches := faultBatches(t, 40)
+	batches := faultBatches(t, 60)
 	count := vfs.NewErrorFS(vfs.NewMem())
 	faultWorkload(t, count, batches)
 	n := count.Ops()
@@ -185,50 +186,16 @@ func TestFaultInjection(t *testing.T) {
 				}
 				injected++
 				what := efs.LastInjected()
-				if i%2 == 0 {
-					mem.Crash()
-				} else {
-					mem.CrashWithTornTails(rand.New(rand.NewPCG(uint64(i), 7)))
+				for _, torn := range []bool{false, true} {
+					crashed := mem.CrashClone()
+					if torn {
+						crashed = mem.CrashCloneWithTornTails(rand.New(rand.NewPCG(uint64(i), 7)))
+					}
+					checkAfterFault(t, crashed, r, fmt.Sprintf("op %d (%s), torn tails %v", i, what, torn))
+					if t.Failed() {
+						return
+					}
 				}
-				l, err := tryOpen(vfs.NewErrorFS(mem), faultConfig(), nil)
-				if err != nil {
-					t.Fatalf("op %d (%s): reopen after crash: %v", i, what, err)
-				}
-				func() {
-					defer l.Close()
-					defer func() {
-						if t.Failed() {
-							t.Logf("after failing op %d (%s); acked %d, keep from %d, deleted to %d", i, what, r.ackedEnd, r.keepFrom, r.deletedTo)
-							names, _ := mem.List(testDir)
-							t.Logf("files: %v", names)
-							l.mu.Lock()
-							for _, s := range l.mu.segs {
-								t.Logf("segment %d..%d, %d bytes", s.base, s.next, s.size)
-							}
-							t.Logf("offsets: start %d, end %d", l.mu.logStart, l.mu.leo)
-							l.mu.Unlock()
-							for _, b := range r.m.batches {
-								t.Logf("model batch %d..%d", b.base, b.last)
-							}
-						}
-					}()
-					checkRecovered(t, l, &r.m, r.ackedEnd, r.keepFrom)
-					if ls := l.Offsets().LogStart; ls < r.deletedTo {
-						t.Fatalf("log start %d after crash, before the records deleted up to %d", ls, r.deletedTo)
-					}
-					checkIndexes(t, mem, l, true)
-					checkActiveFileTruncated(t, mem, l)
-					// And it takes appends again, right after what survived.
-					end := l.Offsets().LogEnd
-					b := simpleBatch(t, 1, 1, 5, 1)
-					info := mustValidate(t, b)
-					if base, err := l.Append(b, &info); err != nil || base != end {
-						t.Fatalf("append after recovery: %d, %v; want %d", base, err, end)
-					}
-					if err := l.Sync(); err != nil {
-						t.Fatal(err)
-					}
-				}()
 				if t.Failed() {
 					return
 				}
@@ -238,6 +205,49 @@ func TestFaultInjection(t *testing.T) {
 			}
 			t.Logf("%d runs with a fault injected", injected)
 		})
+	}
+}
+
+// checkAfterFault reopens a crashed filesystem and checks it against what
+// the faulty run promised.
+func checkAfterFault(t *testing.T, mem *vfs.MemFS, r *faultRun, what string) {
+	t.Helper()
+	l, err := tryOpen(vfs.NewErrorFS(mem), faultConfig(), nil)
+	if err != nil {
+		t.Fatalf("%s: reopen after crash: %v", what, err)
+	}
+	defer l.Close()
+	defer func() {
+		if t.Failed() {
+			t.Logf("after failing %s; acked %d, keep from %d, deleted to %d", what, r.ackedEnd, r.keepFrom, r.deletedTo)
+			names, _ := mem.List(testDir)
+			t.Logf("files: %v", names)
+			l.mu.Lock()
+			for _, s := range l.mu.segs {
+				t.Logf("segment %d..%d, %d bytes", s.base, s.next, s.size)
+			}
+			t.Logf("offsets: start %d, end %d", l.mu.logStart, l.mu.leo)
+			l.mu.Unlock()
+			for _, b := range r.m.batches {
+				t.Logf("model batch %d..%d", b.base, b.last)
+			}
+		}
+	}()
+	checkRecovered(t, l, &r.m, r.ackedEnd, r.keepFrom)
+	if ls := l.Offsets().LogStart; ls < r.deletedTo {
+		t.Fatalf("log start %d after crash, before the records deleted up to %d", ls, r.deletedTo)
+	}
+	checkIndexes(t, mem, l, true)
+	checkActiveFileTruncated(t, mem, l)
+	// And it takes appends again, right after what survived.
+	end := l.Offsets().LogEnd
+	b := simpleBatch(t, 1, 1, 5, 1)
+	info := mustValidate(t, b)
+	if base, err := l.Append(b, &info); err != nil || base != end {
+		t.Fatalf("append after recovery: %d, %v; want %d", base, err, end)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }
 
