@@ -100,12 +100,15 @@ func (l *Log) DeleteRecords(offset int64) (int64, error) {
 		l.mu.Unlock()
 		return start, nil
 	}
-	l.mu.logStart = offset
-	err := vfs.WriteFileAtomic(l.fs, l.dir, logStartFile, []byte(strconv.FormatInt(offset, 10)+"\n"))
-	l.mu.Unlock()
-	if err != nil {
+	// Move the log start only once it is on disk: a caller told that
+	// DeleteRecords failed must not see the records gone until a restart
+	// brings them back.
+	if err := vfs.WriteFileAtomic(l.fs, l.dir, logStartFile, []byte(strconv.FormatInt(offset, 10)+"\n")); err != nil {
+		l.mu.Unlock()
 		return 0, err
 	}
+	l.mu.logStart = offset
+	l.mu.Unlock()
 	if _, err := l.ApplyRetention(); err != nil {
 		return 0, err
 	}
