@@ -355,3 +355,28 @@ func TestRetentionSurvivesCrash(t *testing.T) {
 	}
 	checkContents(t, l, m.batches[30:])
 }
+
+// A DeleteRecords that fails to persist the new log start does not move
+// it: the caller is told it failed, and readers still see the records.
+func TestDeleteRecordsWriteFailure(t *testing.T) {
+	mem := vfs.NewMem()
+	efs := vfs.NewErrorFS(mem, vfs.WithOps(vfs.OpCreate))
+	l := openLog(t, efs, testConfig(), nil)
+	defer l.Close()
+	var m model
+	for i := range 5 {
+		m.append(t, l, simpleBatch(t, 2, 1, 10, i))
+	}
+	efs.FailAfter(0)
+	if _, err := l.DeleteRecords(6); err == nil {
+		t.Fatal("DeleteRecords succeeded without writing the log start file")
+	}
+	if ls := l.Offsets().LogStart; ls != 0 {
+		t.Fatalf("log start %d after a failed DeleteRecords, want 0", ls)
+	}
+	checkContents(t, l, m.batches)
+	if ls, err := l.DeleteRecords(6); err != nil || ls != 6 {
+		t.Fatalf("retried DeleteRecords = %d, %v", ls, err)
+	}
+	checkContents(t, l, m.batches[3:])
+}
