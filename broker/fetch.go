@@ -44,7 +44,7 @@ func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
 	res := c.fetchOnce(r)
 	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
 	if res.final(r, wait > 0) {
-		p.respHeld.Store(res.held)
+		p.hold(c, res.held)
 		return res.resp, res.err
 	}
 	c.releaseFetch(res.held)
@@ -55,14 +55,14 @@ func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
 		for waitAny(c, res.watches, timer.C) {
 			res = c.fetchOnce(r)
 			if res.final(r, time.Now().Before(deadline)) {
-				p.respHeld.Store(res.held)
+				p.hold(c, res.held)
 				p.finish(res.resp, res.err)
 				return
 			}
 			c.releaseFetch(res.held)
 		}
 		res = c.fetchOnce(r)
-		p.respHeld.Store(res.held)
+		p.hold(c, res.held)
 		p.finish(res.resp, res.err)
 	}()
 	return nil, nil

@@ -47,13 +47,23 @@ type pending struct {
 	flexible bool
 	size     int64 // request bytes, released from the broker's budget when answered
 	// respHeld is fetch-response memory held from the broker's fetch budget,
-	// released once the response is written.
+	// released once the response is written; -1 once the write loop is
+	// done with the request (see hold).
 	respHeld atomic.Int64
 
 	once  sync.Once
 	ready chan struct{}
 	resp  kmsg.Response // nil: send nothing (acks=0 produce)
 	err   error         // non-nil: close the connection
+}
+
+// hold records n bytes of fetch memory for the response, to be released
+// when it is written; if the write loop has already given up on the
+// request, the memory is released at once.
+func (p *pending) hold(c *conn, n int64) {
+	if n > 0 && !p.respHeld.CompareAndSwap(0, n) {
+		c.releaseFetch(n)
+	}
 }
 
 func (p *pending) finish(resp kmsg.Response, err error) {
@@ -286,10 +296,21 @@ func (c *conn) writeLoop() {
 			if bw.Flush() != nil {
 				c.close()
 			}
-			<-p.ready
+			select {
+			case <-p.ready:
+			case <-c.ctx.Done():
+				// The connection is gone; a parked request (a JoinGroup
+				// waiting for its rebalance) may be answered much later,
+				// to nobody.
+				c.b.reqBudget.release(p.size)
+				if held := p.respHeld.Swap(-1); held > 0 {
+					c.releaseFetch(held)
+				}
+				continue
+			}
 		}
 		c.b.reqBudget.release(p.size)
-		held := p.respHeld.Swap(0)
+		held := max(p.respHeld.Swap(-1), 0)
 		if c.closed.Load() || p.resp == nil || p.err != nil {
 			c.releaseFetch(held)
 			if p.err != nil && !c.closed.Load() {
