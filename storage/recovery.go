@@ -115,6 +115,15 @@ func (l *Log) recover() error {
 	l.mu.leo = l.mu.segs[len(l.mu.segs)-1].next
 	l.mu.logStart = max(l.mu.segs[0].base, min(persistedStart, l.mu.leo))
 	l.mu.hw = l.mu.leo // everything that survived recovery is on disk
+	if persistedStart > l.mu.leo {
+		// A crash took back records below the recorded log start (with
+		// fsync off, DeleteRecords can pass what is durable). Offsets from
+		// the log end on will be assigned again: record the start in use,
+		// or the next Open would hide those new records.
+		if err := vfs.WriteFileAtomic(l.fs, l.dir, logStartFile, []byte(strconv.FormatInt(l.mu.logStart, 10)+"\n")); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
