@@ -531,3 +531,41 @@ func TestIndexFilesBitFlips(t *testing.T) {
 		}
 	}
 }
+
+// With fsync off, DeleteRecords may persist a log start past what a power
+// loss keeps. Records appended after the restart must not be hidden by it
+// at the next restart.
+func TestLogStartPastCrashedEnd(t *testing.T) {
+	mem := vfs.NewMem()
+	cfg := testConfig() // fsync off
+	l := openLog(t, mem, cfg, nil)
+	var m model
+	for i := range 3 {
+		m.append(t, l, simpleBatch(t, 2, 1, 10, i))
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m.append(t, l, simpleBatch(t, 2, 1, 10, 3+i)) // not durable
+	}
+	if _, err := l.DeleteRecords(-1); err != nil { // log start 12, on disk
+		t.Fatal(err)
+	}
+	mem.Crash()
+	l.Close()
+	l = openLog(t, mem, cfg, nil)
+	if offs := l.Offsets(); offs.LogStart != 6 || offs.LogEnd != 6 {
+		t.Fatalf("after crash: %+v, want start and end 6", offs)
+	}
+	m.batches = nil
+	for i := range 5 {
+		m.append(t, l, simpleBatch(t, 2, 1, 10, 10+i)) // offsets 6..15
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, mem, cfg, nil)
+	defer l.Close()
+	checkContents(t, l, m.batches)
+}
