@@ -351,3 +351,74 @@ func TestSigtermKeepsEverything(t *testing.T) {
 	}
 
 }
+
+// TestCommittedOffsetsSurviveKill9 commits offsets for a group, SIGKILLs
+// the broker after each acknowledged commit round, restarts it, and checks
+// OffsetFetch returns exactly the last acknowledged commits.
+func TestCommittedOffsetsSurviveKill9(t *testing.T) {
+	cycles := 10
+	if testing.Short() {
+		cycles = 2
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "data")
+	addr := freePort(t)
+	srv := start(t, dir, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const partitions = 4
+	want := map[int32]int64{}
+	for cycle := 0; cycle < cycles; cycle++ {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm := kadm.NewClient(cl)
+		if cycle == 0 {
+			if _, err := adm.CreateTopic(ctx, partitions, 1, nil, "offsets"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Several commit rounds, each acknowledged, then a kill at once.
+		for round := 0; round < 5; round++ {
+			offs := kadm.Offsets{}
+			for p := int32(0); p < partitions; p++ {
+				o := int64(cycle*1000 + round*10 + int(p))
+				offs.Add(kadm.Offset{Topic: "offsets", Partition: p, At: o, LeaderEpoch: -1, Metadata: fmt.Sprintf("c%d-r%d", cycle, round)})
+			}
+			resp, err := adm.CommitOffsets(ctx, "crash-group", offs)
+			if err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+			if err := resp.Error(); err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+			for p := int32(0); p < partitions; p++ {
+				want[p] = int64(cycle*1000 + round*10 + int(p))
+			}
+		}
+		cl.Close()
+		srv.kill(t)
+		srv = start(t, dir, addr)
+
+		cl, err = kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := kadm.NewClient(cl).FetchOffsets(ctx, "crash-group")
+		cl.Close()
+		if err != nil {
+			t.Fatalf("fetch offsets after kill %d: %v", cycle, err)
+		}
+		for p := int32(0); p < partitions; p++ {
+			o, ok := got.Lookup("offsets", p)
+			if !ok || o.At != want[p] {
+				t.Fatalf("after kill %d: partition %d committed offset %+v, want %d", cycle, p, o, want[p])
+			}
+			if o.Metadata != fmt.Sprintf("c%d-r4", cycle) {
+				t.Fatalf("after kill %d: metadata %q", cycle, o.Metadata)
+			}
+		}
+	}
+	srv.stop(t)
+}
