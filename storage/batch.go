@@ -172,6 +172,7 @@ type header struct {
 	attributes      int16
 	producerID      int64
 	producerEpoch   int16
+	firstSeq        int32
 }
 
 func (h *header) lastOffset() int64 { return h.baseOffset + int64(h.lastOffsetDelta) }
@@ -195,6 +196,7 @@ func parseHeader(b []byte) (header, error) {
 	h.maxTimestamp = int64(binary.BigEndian.Uint64(b[batchMaxTsOff:]))
 	h.producerID = int64(binary.BigEndian.Uint64(b[43:]))
 	h.producerEpoch = int16(binary.BigEndian.Uint16(b[51:]))
+	h.firstSeq = int32(binary.BigEndian.Uint32(b[53:]))
 	if h.lastOffsetDelta < 0 {
 		return h, ErrCorruptBatch
 	}

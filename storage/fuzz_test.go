@@ -16,7 +16,7 @@ import (
 func fuzzSeedBatches(t testing.TB) [][]byte {
 	out := [][]byte{
 		buildBatch(t, batchSpec{records: []testRecord{{ts: 1}}, producerID: -1}),
-		buildBatch(t, batchSpec{records: []testRecord{{ts: 7, key: []byte("k"), value: []byte("value")}, {ts: 3, value: []byte{}}, {ts: 9}}, producerID: 5, producerEpoch: 1, firstSequence: 10}),
+		buildBatch(t, batchSpec{records: []testRecord{{ts: 7, key: []byte("k"), value: []byte("value")}, {ts: 3, value: []byte{}}, {ts: 9}}, producerID: 5, producerEpoch: 1, firstSequence: 0}),
 		buildBatch(t, batchSpec{records: []testRecord{{ts: 1, value: []byte("v"), headers: []kmsg.Header{{Key: "a", Value: []byte("b")}, {Key: "n"}}}}, producerID: -1}),
 		buildBatch(t, batchSpec{records: []testRecord{{ts: 1}}, attrs: AttrTransactional, producerID: 9}),
 	}

@@ -50,6 +50,9 @@ type Config struct {
 	RetentionMs        int64 // retention.ms: delete segments whose newest record is older; <0 = forever
 	RetentionBytes     int64 // retention.bytes: delete oldest segments while the log is larger; <0 = unlimited
 	IndexIntervalBytes int   // index.interval.bytes: bytes between sparse index entries
+	// ProducerExpirationMs (producer.id.expiration.ms) forgets idempotent
+	// producers idle this long; 0 never forgets them.
+	ProducerExpirationMs int64
 	// Fsync makes the high watermark (and acks=all) wait for fsync. Without
 	// it, data is visible and acknowledged once written to the OS, which
 	// survives a process crash but not a power loss.
@@ -59,12 +62,13 @@ type Config struct {
 // DefaultConfig returns Kafka's defaults (with fsync on).
 func DefaultConfig() Config {
 	return Config{
-		SegmentBytes:       1 << 30,
-		SegmentMs:          7 * 24 * 3600 * 1000,
-		RetentionMs:        7 * 24 * 3600 * 1000,
-		RetentionBytes:     -1,
-		IndexIntervalBytes: 4096,
-		Fsync:              true,
+		SegmentBytes:         1 << 30,
+		SegmentMs:            7 * 24 * 3600 * 1000,
+		RetentionMs:          7 * 24 * 3600 * 1000,
+		RetentionBytes:       -1,
+		IndexIntervalBytes:   4096,
+		ProducerExpirationMs: 24 * 3600 * 1000,
+		Fsync:                true,
 	}
 }
 
@@ -102,6 +106,7 @@ type Log struct {
 		// tombstonesDue is when the oldest tombstone the cleaner kept may
 		// be removed (0: unknown, as after a restart; MaxInt64: none).
 		tombstonesDue int64
+		producers     *producerState // see producers.go
 	}
 }
 
@@ -169,13 +174,54 @@ type Offsets struct {
 	LogStart      int64
 	HighWatermark int64
 	LogEnd        int64
+	// LastStable is the last stable offset: the high watermark, or the
+	// first offset of the oldest open transaction if that is lower.
+	// read_committed consumers read only below it.
+	LastStable int64
 }
 
-// Offsets returns the log start offset, high watermark and log end offset.
+// Offsets returns the log start offset, high watermark, last stable
+// offset and log end offset.
 func (l *Log) Offsets() Offsets {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Offsets{LogStart: l.mu.logStart, HighWatermark: l.mu.hw, LogEnd: l.mu.leo}
+	lso := l.mu.hw
+	if first := l.mu.producers.firstUnstable(); first >= 0 && first < lso {
+		lso = first
+	}
+	return Offsets{LogStart: l.mu.logStart, HighWatermark: l.mu.hw, LogEnd: l.mu.leo, LastStable: lso}
+}
+
+// AbortedTransactions lists the aborted transactions with records in
+// [from, to), for read_committed fetches.
+func (l *Log) AbortedTransactions(from, to int64) []AbortedTxn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.producers.abortedIn(from, to)
+}
+
+// OpenTransaction reports the first offset of a producer's open
+// transaction on this partition, or -1.
+func (l *Log) OpenTransaction(pid int64) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.mu.producers.Producers[pid]; e != nil {
+		return e.TxnFirst
+	}
+	return -1
+}
+
+// AppendMarker writes a transaction marker (a control batch) for a
+// producer: commit or abort of its open transaction on this partition. It
+// returns the marker's offset; the marker is durable once
+// WaitDurable(offset+1) returns.
+func (l *Log) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
+	batch := encodeMarker(pid, epoch, commit, coordinatorEpoch, l.now().UnixMilli())
+	info := BatchInfo{
+		Size: len(batch), NumRecords: 1, ProducerID: pid, ProducerEpoch: epoch, FirstSequence: -1,
+		Attributes: AttrControl | AttrTransactional, FirstTimestamp: batchFirstTimestamp(batch), MaxTimestamp: batchMaxTimestamp(batch),
+	}
+	return l.Append(batch, &info)
 }
 
 // HighWatermark returns the offset after the last record readers may see.
@@ -233,6 +279,29 @@ func (l *Log) appendLocked(batch []byte, info *BatchInfo) (int64, error) {
 	if l.mu.failed != nil {
 		return 0, l.mu.failed
 	}
+	// Idempotent and transactional producers: refuse zombies and gaps,
+	// answer a retried batch with its original offsets.
+	var marker *controlMarker
+	if info.ProducerID >= 0 {
+		if info.Control() {
+			m, err := parseMarker(batch)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", ErrCorruptBatch, err)
+			}
+			if e := l.mu.producers.Producers[info.ProducerID]; e != nil && info.ProducerEpoch < e.Epoch {
+				return 0, fmt.Errorf("%w: marker epoch %d, current %d", ErrInvalidProducerEpoch, info.ProducerEpoch, e.Epoch)
+			}
+			marker = m
+		} else {
+			dup, err := l.mu.producers.check(info)
+			if err != nil {
+				return 0, err
+			}
+			if dup != nil {
+				return dup.BaseOffset, ErrDuplicate
+			}
+		}
+	}
 	seg := l.mu.segs[len(l.mu.segs)-1]
 	now := l.now().UnixMilli()
 	if l.shouldRollLocked(seg, len(batch), int64(info.LastOffsetDelta), now) {
@@ -268,6 +337,9 @@ func (l *Log) appendLocked(batch []byte, info *BatchInfo) (int64, error) {
 	}
 	seg.addBatch(pos, &h, l.mu.cfg.IndexIntervalBytes)
 	l.mu.leo = h.nextOffset()
+	if info.ProducerID >= 0 {
+		l.mu.producers.update(info.ProducerID, info.ProducerEpoch, info.FirstSequence, base, h.lastOffset(), info.Attributes, now, marker)
+	}
 	if !l.mu.cfg.Fsync {
 		l.setHWLocked(l.mu.leo)
 	}
@@ -298,6 +370,9 @@ func (l *Log) rollLocked() error {
 	}
 	if l.mu.cfg.Fsync {
 		l.setHWLocked(l.mu.leo)
+	}
+	if len(l.mu.producers.Producers) > 0 {
+		l.writeSnapshotLocked()
 	}
 	if err := l.writeIndexes(old); err != nil {
 		// Indexes are hints that recovery rebuilds; a failure here is not fatal.
@@ -620,6 +695,9 @@ func (l *Log) Close() error {
 		} else {
 			if l.mu.cfg.Fsync {
 				l.setHWLocked(l.mu.leo)
+			}
+			if l.mu.producers != nil && len(l.mu.producers.Producers) > 0 {
+				l.writeSnapshotLocked()
 			}
 			if err := l.writeIndexes(active); err != nil {
 				l.logger.Warn("writing segment indexes", "err", err)

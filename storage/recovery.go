@@ -75,6 +75,7 @@ func (l *Log) recover() error {
 		}
 		l.mu.segs = []*segment{seg}
 		l.mu.logStart, l.mu.leo, l.mu.hw = persistedStart, persistedStart, persistedStart
+		l.mu.producers = newProducerState()
 		return nil
 	}
 
@@ -124,7 +125,7 @@ func (l *Log) recover() error {
 			return err
 		}
 	}
-	return nil
+	return l.rebuildProducers()
 }
 
 // loadIndexes reads a rolled segment's index files and checks them against

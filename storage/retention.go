@@ -19,6 +19,9 @@ func (l *Log) ApplyRetention() (int, error) {
 	}
 	cfg := l.mu.cfg
 	now := l.now().UnixMilli()
+	if cfg.ProducerExpirationMs > 0 {
+		l.mu.producers.trim(l.mu.logStart, now-cfg.ProducerExpirationMs)
+	}
 	expired := func(s *segment) bool {
 		return cfg.RetentionMs >= 0 && s.size > 0 && s.maxTs >= 0 && now-s.maxTs > cfg.RetentionMs
 	}
