@@ -125,12 +125,43 @@ func (c *Coordinator) Handle(now time.Time, client Client, req kmsg.Request, to 
 // time are forgotten, and the offset-retention sweep runs. Replies to
 // requests parked earlier appear in the returned Output.
 //
-// Each deadline fires as if Tick had been called exactly then: what it
+// Every request method does the same before it serves its request, so the
+// outcome never depends on how punctually Tick is called; Tick is for when
+// no request comes. Each deadline fires as if at that very time: what it
 // does is timestamped, and the deadlines it arms are counted, from the
-// deadline itself, so the outcome does not depend on how late Tick is.
+// deadline itself.
 func (c *Coordinator) Tick(now time.Time) Output {
-	last := c.now
 	c.begin(now)
+	return c.flush()
+}
+
+// NextDeadline returns when Tick next has work to do, and false if nothing
+// is armed (before the first call, the offset-retention sweep is not armed
+// yet).
+func (c *Coordinator) NextDeadline() (time.Time, bool) {
+	for len(c.timers) > 0 {
+		e := c.timers[0]
+		if t := c.lookup(e); t != nil && t.seq == e.seq {
+			return e.at, true
+		}
+		c.timers.pop()
+		c.stale = max(c.stale-1, 0)
+	}
+	return time.Time{}, false
+}
+
+// begin starts a call at now: the first call starts the coordinator
+// (restored groups get their session timers from now), and every call
+// fires the deadlines that have passed, each at its own time.
+func (c *Coordinator) begin(now time.Time) {
+	last := c.now
+	if now.After(c.now) || c.now.IsZero() {
+		c.now = now
+	}
+	if !c.started {
+		c.start()
+		return
+	}
 	target := c.now
 	for len(c.timers) > 0 {
 		e := c.timers[0]
@@ -151,33 +182,6 @@ func (c *Coordinator) Tick(now time.Time) Output {
 		c.fire(e)
 	}
 	c.now = target
-	return c.flush()
-}
-
-// NextDeadline returns when Tick next has work to do, and false if nothing
-// is armed (before the first call, the offset-retention sweep is not armed
-// yet).
-func (c *Coordinator) NextDeadline() (time.Time, bool) {
-	for len(c.timers) > 0 {
-		e := c.timers[0]
-		if t := c.lookup(e); t != nil && t.seq == e.seq {
-			return e.at, true
-		}
-		c.timers.pop()
-		c.stale = max(c.stale-1, 0)
-	}
-	return time.Time{}, false
-}
-
-// begin starts a call at now. The first call also starts the coordinator:
-// restored groups get their session timers from this time.
-func (c *Coordinator) begin(now time.Time) {
-	if now.After(c.now) || c.now.IsZero() {
-		c.now = now
-	}
-	if !c.started {
-		c.start()
-	}
 }
 
 // flush hands back what the call produced.

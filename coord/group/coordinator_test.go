@@ -424,3 +424,24 @@ func TestMemberIDCollisions(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// A request after a deadline sees it fired, even if Tick was not called:
+// a heartbeat cannot revive a member whose session is over.
+func TestRequestsFireDueDeadlines(t *testing.T) {
+	c := newTestCoordinator(t, nil)
+	now := time.UnixMilli(1_000_000)
+	member := joinAndSync(t, c, now, "g")
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.Generation = "g", member, 1
+	out := c.Heartbeat(now.Add(11*time.Second), hb, "hb")
+	if len(out.Records) != 1 || len(out.Replies) != 1 {
+		t.Fatalf("want the Empty group record and the heartbeat's reply: %+v", out)
+	}
+	if code := out.Replies[0].Response.(*kmsg.HeartbeatResponse).ErrorCode; code != kerr.UnknownMemberID.Code {
+		t.Fatalf("heartbeat after the session: %v", kerr.ErrorForCode(code))
+	}
+	var v kmsg.GroupMetadataValue
+	if err := v.ReadFrom(out.Records[0].Value); err != nil || v.CurrentStateTimestamp != now.Add(10*time.Second).UnixMilli() {
+		t.Fatalf("the group emptied at %d, want the deadline %d (%v)", v.CurrentStateTimestamp, now.Add(10*time.Second).UnixMilli(), err)
+	}
+}

@@ -23,6 +23,12 @@
 // Restore for every record, as after a crash), the way Kafka moves a
 // coordinator: clients see their requests fail and retry.
 //
+// State changes take effect at once: a later call may see what an earlier
+// Output's records say before the caller has made them durable (an
+// OffsetFetch served while a commit's append is in flight sees the new
+// offset). A caller that wants reads to see only durable state appends
+// before its next call.
+//
 // JoinGroup and SyncGroup requests may be parked: their reply is not in the
 // Output of the call that took them, but in the Output of a later call that
 // completes them (another member's JoinGroup or SyncGroup, a LeaveGroup, or
@@ -35,8 +41,10 @@
 // (session timeouts, rebalance timeouts, the initial rebalance delay,
 // KIP-394 pending members, the offset-retention sweep) and
 // [Coordinator.NextDeadline] tells the caller when to call
-// [Coordinator.Tick] next. A time earlier than one already seen is treated
-// as that earlier-seen time.
+// [Coordinator.Tick] next. Every call first fires the deadlines that have
+// passed, each as of its own time, so a late Tick changes nothing but when
+// replies go out. A time earlier than one already seen is treated as that
+// earlier-seen time.
 //
 // A Coordinator is not safe for concurrent use; the broker serializes calls
 // (one mutex around it is enough). Responses may share byte slices with the
