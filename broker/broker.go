@@ -104,6 +104,9 @@ type Broker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	groups *groups      // the consumer group coordinator
+	pids   *producerIDs // producer id allocation
+
 	reqBudget   *budget // request bytes buffered across connections
 	fetchBudget *budget // fetch response bytes held across connections
 	metrics     *metrics
@@ -169,6 +172,16 @@ func New(opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	if err := b.loadTopics(); err != nil {
+		b.closeLogs()
+		cancel()
+		return nil, err
+	}
+	if err := b.loadProducerIDs(); err != nil {
+		b.closeLogs()
+		cancel()
+		return nil, err
+	}
+	if err := b.startGroups(); err != nil {
 		b.closeLogs()
 		cancel()
 		return nil, err

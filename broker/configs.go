@@ -142,6 +142,13 @@ var brokerOnlyDefs = []configDef{
 	{"delete.topic.enable", "", typeBoolean, "true", "allow DeleteTopics", validBool},
 	{"log.cleaner.backoff.ms", "", typeLong, "15000", "how often the log cleaner looks for compacted partitions to clean", validLong(1, maxLong)},
 	{"log.cleaner.dedupe.buffer.size", "", typeLong, "134217728", "memory for the cleaner's key map (about 40 bytes a key)", validLong(1<<16, maxLong)},
+	{"group.initial.rebalance.delay.ms", "", typeInt, "3000", "how long the first rebalance of an empty group waits for more members", validLong(0, math.MaxInt32)},
+	{"group.min.session.timeout.ms", "", typeInt, "6000", "smallest session timeout a member may ask for", validLong(1, math.MaxInt32)},
+	{"group.max.session.timeout.ms", "", typeInt, "1800000", "largest session timeout a member may ask for", validLong(1, math.MaxInt32)},
+	{"group.max.size", "", typeInt, "2147483647", "most members a group may have", validLong(1, math.MaxInt32)},
+	{"offsets.retention.minutes", "", typeInt, "10080", "how long committed offsets outlive an empty group", validLong(1, math.MaxInt32)},
+	{"offsets.retention.check.interval.ms", "", typeLong, "600000", "how often expired offsets are removed", validLong(1, maxLong)},
+	{"offset.metadata.max.bytes", "", typeInt, "4096", "longest metadata string of a committed offset", validLong(0, math.MaxInt32)},
 	{"fetch.max.bytes", "", typeInt, "57671680", "largest fetch response", validLong(1024, math.MaxInt32)},
 	{"eddy.fetch.memory.bytes", "", typeLong, "268435456", "fetch response bytes held in memory across all connections; fetches wait for room (back-pressure)", validLong(1<<20, maxLong)},
 }

@@ -114,6 +114,26 @@ func (c *conn) releaseFetch(n int64) {
 	c.b.fetchBudget.release(n)
 }
 
+// abortedIn lists the aborted transactions overlapping the returned
+// batches, so read_committed clients can drop their records.
+func abortedIn(part *partition, from int64, data []byte) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	end := from
+	if batches, err := storage.SplitBatches(data); err == nil {
+		last := batches[len(batches)-1]
+		var rb kmsg.RecordBatch
+		if rb.UnsafeReadFrom(last) == nil {
+			end = rb.FirstOffset + int64(rb.LastOffsetDelta) + 1
+		}
+	}
+	var out []kmsg.FetchResponseTopicPartitionAbortedTransaction
+	for _, a := range part.log.AbortedTransactions(from, end) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out
+}
+
 // waitAny blocks until one of the watched partitions moves (true), or the
 // timer fires or the connection closes (false).
 func waitAny(c *conn, watches []<-chan struct{}, timer <-chan time.Time) bool {
@@ -205,10 +225,14 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 			watch := part.log.Watch() // before reading, so no move is missed
 			offs := part.log.Offsets()
 			sp.HighWatermark = offs.HighWatermark
-			sp.LastStableOffset = offs.HighWatermark
+			sp.LastStableOffset = offs.LastStable
+			upTo := offs.HighWatermark
+			if r.IsolationLevel == 1 { // read_committed
+				upTo = offs.LastStable
+			}
 			sp.LogStartOffset = offs.LogStart
 			limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
-			if (limit > 0 || total == 0) && rp.FetchOffset < offs.HighWatermark {
+			if (limit > 0 || total == 0) && rp.FetchOffset < upTo {
 				// Reserve before reading, so that nothing read is held while
 				// waiting for memory.
 				reserve := int64(max(limit, 1))
@@ -223,7 +247,7 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 						return fetchResult{err: err}
 					}
 				}
-				data, err := part.log.Read(rp.FetchOffset, max(limit, 0), offs.HighWatermark)
+				data, err := part.log.Read(rp.FetchOffset, max(limit, 0), upTo)
 				switch {
 				case errors.Is(err, storage.ErrOffsetOutOfRange):
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -236,6 +260,9 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 				case len(data) > 0:
 					sp.RecordBatches = data
 					total += len(data)
+					if r.IsolationLevel == 1 {
+						sp.AbortedTransactions = abortedIn(part, rp.FetchOffset, data)
+					}
 				}
 				// Keep what the data uses (an oversized first batch keeps the
 				// whole reservation and overshoots it, as KIP-74 requires).

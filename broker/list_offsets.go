@@ -43,6 +43,8 @@ func handleListOffsets(c *conn, req kmsg.Request, _ *pending) (kmsg.Response, er
 				switch ts := rp.Timestamp; {
 				case ts == -2 || ts == -4:
 					sp.Offset = offs.LogStart
+				case ts == -1 && r.IsolationLevel == 1: // read_committed
+					sp.Offset = offs.LastStable
 				case ts == -1:
 					sp.Offset = offs.HighWatermark
 				case ts == -3:

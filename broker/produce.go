@@ -160,6 +160,13 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 	var end int64
 	for i, batch := range batches {
 		base, err := part.log.Append(batch, &infos[i])
+		if errors.Is(err, storage.ErrDuplicate) {
+			// A retry of a batch already written: answer with its offsets
+			// (and, for acks=all, once it is durable), write nothing.
+			err = nil
+		} else if err == nil {
+			b.metrics.produced(part, len(batch), int(infos[i].NumRecords))
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -167,7 +174,6 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 			out.BaseOffset = base
 		}
 		end = base + int64(infos[i].LastOffsetDelta) + 1
-		b.metrics.produced(part, len(batch), int(infos[i].NumRecords))
 	}
 	out.LogStartOffset = part.log.Offsets().LogStart
 	return end, nil
@@ -215,6 +221,14 @@ func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
 		out.ErrorCode = kerr.UnsupportedForMessageFormat.Code
 	case errors.Is(err, storage.ErrControlBatch), errors.Is(err, errInvalidRecord), errors.Is(err, codec.ErrCorrupt):
 		out.ErrorCode = kerr.InvalidRecord.Code
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		out.ErrorCode = kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		out.ErrorCode = kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, storage.ErrUnknownProducerID):
+		out.ErrorCode = kerr.UnknownProducerID.Code
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		out.ErrorCode = kerr.InvalidTxnState.Code
 	case errors.Is(err, errInternalTopic):
 		out.ErrorCode = kerr.InvalidTopicException.Code
 	case errors.Is(err, errInvalidTimestamp):

@@ -20,6 +20,9 @@ func Start(t testing.TB, opts ...broker.Option) *broker.Broker {
 		broker.WithDataDir(t.TempDir()),
 		broker.WithListen("127.0.0.1:0"),
 		broker.WithLogger(Logger(t)),
+		// As in Kafka's own test harness: groups rebalance without the
+		// 3 s wait for more members.
+		broker.WithConfig(map[string]string{"group.initial.rebalance.delay.ms": "0"}),
 	}, opts...)
 	b, err := broker.New(all...)
 	if err != nil {

@@ -1,0 +1,210 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/coord/group"
+)
+
+// groups wraps the I/O-free group coordinator (coord/group): it serializes
+// calls, persists the records each call asks for in __consumer_offsets
+// (in the order the coordinator produced them, so the log replays to the
+// same state), and sends the replies only once those records are durable,
+// so a committed offset is acknowledged only when it would survive a
+// crash. A goroutine fires the coordinator's timers (session and
+// rebalance timeouts).
+type groups struct {
+	b    *Broker
+	part *partition // __consumer_offsets-0
+	wake chan struct{}
+
+	mu struct {
+		sync.Mutex
+		c *group.Coordinator
+	}
+}
+
+// groupConfig maps broker settings onto the coordinator's.
+func (b *Broker) groupConfig() group.Config {
+	cfg := group.DefaultConfig()
+	ms := func(name string) time.Duration { return time.Duration(b.settings.long(name)) * time.Millisecond }
+	cfg.InitialRebalanceDelay = ms("group.initial.rebalance.delay.ms")
+	cfg.MinSessionTimeout = ms("group.min.session.timeout.ms")
+	cfg.MaxSessionTimeout = ms("group.max.session.timeout.ms")
+	cfg.MaxGroupSize = int(b.settings.long("group.max.size"))
+	cfg.OffsetsRetention = time.Duration(b.settings.long("offsets.retention.minutes")) * time.Minute
+	cfg.OffsetsRetentionCheckInterval = ms("offsets.retention.check.interval.ms")
+	cfg.MaxOffsetMetadataBytes = int(b.settings.long("offset.metadata.max.bytes"))
+	return cfg
+}
+
+// startGroups opens __consumer_offsets, replays it into a new coordinator
+// and starts its timer loop.
+func (b *Broker) startGroups() error {
+	t, err := b.ensureInternalTopic(consumerOffsetsTopic, 1)
+	if err != nil {
+		return err
+	}
+	g := &groups{b: b, part: t.parts[0], wake: make(chan struct{}, 1)}
+	c, n, err := g.load()
+	if err != nil {
+		return err
+	}
+	// The first call starts restored members' session timers.
+	out := c.Tick(b.cfg.now())
+	g.mu.c = c
+	if _, err := g.appendLocked(out); err != nil {
+		return err
+	}
+	b.groups = g
+	b.logger.Info("group coordinator ready", "records_replayed", n)
+	b.wg.Add(1)
+	go g.timerLoop()
+	return nil
+}
+
+// load builds a coordinator from what __consumer_offsets holds.
+func (g *groups) load() (*group.Coordinator, int, error) {
+	c, err := group.New(g.b.groupConfig())
+	if err != nil {
+		return nil, 0, err
+	}
+	n := 0
+	if err := g.b.replayInternal(g.part, func(k, v []byte) error {
+		n++
+		return c.Restore(k, v)
+	}); err != nil {
+		return nil, n, fmt.Errorf("replaying %s: %w", consumerOffsetsTopic, err)
+	}
+	return c, n, nil
+}
+
+// resetLocked rebuilds the coordinator from the log after a write failed,
+// so its state is again exactly what is durable.
+func (g *groups) resetLocked() {
+	c, _, err := g.load()
+	if err != nil {
+		g.b.logger.Error("reloading the group coordinator", "err", err)
+		return
+	}
+	g.mu.c = c
+}
+
+// handle runs one group request through the coordinator.
+func (g *groups) handle(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
+	host := c.nc.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	g.mu.Lock()
+	out, ok := g.mu.c.Handle(g.b.cfg.now(), group.Client{ID: c.clientID, Host: "/" + host}, req, p)
+	end, err := g.appendLocked(out)
+	g.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("group coordinator does not serve %s", kmsg.NameForKey(req.Key()))
+	}
+	g.poke()
+	g.deliver(out, end, err)
+	return nil, nil // every reply, including this request's, goes through deliver
+}
+
+func (g *groups) appendLocked(out group.Output) (int64, error) {
+	if len(out.Records) == 0 {
+		return 0, nil
+	}
+	recs := make([]internalRecord, len(out.Records))
+	for i, r := range out.Records {
+		recs[i] = internalRecord{Key: r.Key, Value: r.Value}
+	}
+	end, err := g.b.appendInternal(g.part, recs)
+	if err != nil {
+		g.resetLocked()
+	}
+	return end, err
+}
+
+// deliver sends the replies of out once its records (appended up to end)
+// are durable. If they cannot be made durable, the connections waiting for
+// those replies are closed: the clients retry, as after a coordinator
+// failover, and nothing unpersisted was acknowledged.
+func (g *groups) deliver(out group.Output, end int64, err error) {
+	if len(out.Replies) == 0 {
+		return
+	}
+	send := func(err error) {
+		for _, r := range out.Replies {
+			p := r.To.(*pending)
+			if err != nil {
+				p.finish(nil, fmt.Errorf("persisting group state: %w", err))
+				continue
+			}
+			p.finish(r.Response, nil)
+		}
+	}
+	if err != nil || len(out.Records) == 0 {
+		send(err)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(g.b.ctx, 30*time.Second)
+		defer cancel()
+		err := g.part.log.WaitDurable(ctx, end)
+		if err != nil && g.b.ctx.Err() == nil {
+			g.mu.Lock()
+			g.resetLocked()
+			g.mu.Unlock()
+		}
+		send(err)
+	}()
+}
+
+func (g *groups) poke() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// timerLoop ticks the coordinator at its next deadline.
+func (g *groups) timerLoop() {
+	defer g.b.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		g.mu.Lock()
+		next, ok := g.mu.c.NextDeadline()
+		g.mu.Unlock()
+		wait := time.Hour
+		if ok {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-g.b.ctx.Done():
+			return
+		case <-g.wake:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			continue
+		case <-timer.C:
+		}
+		g.mu.Lock()
+		out := g.mu.c.Tick(g.b.cfg.now())
+		end, err := g.appendLocked(out)
+		g.mu.Unlock()
+		g.deliver(out, end, err)
+	}
+}
+
+// groupHandler is the handler of every group API: the files named after
+// them register it with their version ranges.
+func groupHandler(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
+	return c.b.groups.handle(c, req, p)
+}
