@@ -51,9 +51,21 @@ type Config struct {
 	Records  int64
 	Duration time.Duration
 
+	// Client selects the client: "kgo" (default) uses franz-go, as an
+	// application would; "raw" uses the package's low-cost load generator
+	// (pre-encoded batches, pipelined requests, header-only fetch
+	// parsing), so that the broker rather than the client is measured.
+	Client string
 	// Producers is the number of concurrent producer clients (each with
-	// its own connections). Default 1.
+	// its own connections); with the raw client, the number of
+	// connections to each partition leader. Default 1.
 	Producers int
+	// InFlight is the number of requests the raw client keeps in flight
+	// per connection. Default 8.
+	InFlight int
+	// FetchMaxBytes is the raw consumer's per-partition fetch size.
+	// Default 1 MiB, as franz-go's.
+	FetchMaxBytes int32
 	// Acks is "all" (default), "1" or "0".
 	Acks string
 	// Compression is "none" (default), "gzip", "snappy", "lz4" or "zstd".
@@ -90,9 +102,21 @@ func (c Config) withDefaults() Config {
 	if c.RecordSize == 0 {
 		c.RecordSize = 100
 	}
+	if c.Client == "" {
+		c.Client = ClientKgo
+	}
+	c.Client = strings.ToLower(c.Client)
 	if c.Producers <= 0 {
 		c.Producers = 1
 	}
+	if c.InFlight <= 0 {
+		c.InFlight = 8
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = 1 << 20
+	}
+	c.Acks = strings.ToLower(c.Acks)
+	c.Compression = strings.ToLower(c.Compression)
 	if c.Acks == "" {
 		c.Acks = "all"
 	}
@@ -114,8 +138,25 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// The clients Config.Client selects.
+const (
+	ClientKgo = "kgo"
+	ClientRaw = "raw"
+)
+
+// validateClient checks Config.Client.
+func (c Config) validateClient() error {
+	if c.Client != ClientKgo && c.Client != ClientRaw {
+		return fmt.Errorf("bench: invalid client %q (want kgo or raw)", c.Client)
+	}
+	return nil
+}
+
 // validateProduce checks the fields a producing run needs.
 func (c Config) validateProduce() error {
+	if err := c.validateClient(); err != nil {
+		return err
+	}
 	switch {
 	case len(c.Brokers) == 0:
 		return errors.New("bench: no brokers")

@@ -23,6 +23,12 @@ import (
 // synchronous warm-up record (not counted) to set up connections and
 // metadata.
 //
+// With the raw client (cfg.Client "raw") there is no warm-up record; the
+// producer sends full batches (cfg.BatchMaxBytes) in a closed loop with
+// cfg.InFlight requests in flight per connection, and Ack holds one sample
+// per request (per record with a Rate). See the raw client's description
+// in rawproduce.go.
+//
 // If ctx is cancelled mid-run the figures so far are returned together with
 // ctx's error.
 func Produce(ctx context.Context, cfg Config) (*Result, error) {
@@ -33,20 +39,36 @@ func Produce(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.ensureTopic(ctx); err != nil {
 		return nil, err
 	}
-	ps, err := startProducers(ctx, cfg)
+	p, err := cfg.startProducer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer ps.close()
+	defer p.close()
 	ack := NewHistogram()
-	st := ps.run(ctx, cfg, ack)
-	res := st.result("produce")
+	st := p.run(ctx, cfg, ack)
+	res := st.result("produce", cfg)
 	if ack.Count() > 0 {
 		s := ack.Summary()
 		res.Ack = &s
 	}
 	res.finish()
 	return res, ctx.Err()
+}
+
+// producer is the kgo or raw producer of a run.
+type producer interface {
+	run(ctx context.Context, cfg Config, ack *Histogram) *produceStats
+	// warmups is the number of warm-up records sent before run.
+	warmups() int
+	close()
+}
+
+// startProducer starts the producer cfg.Client selects.
+func (c Config) startProducer(ctx context.Context) (producer, error) {
+	if c.Client == ClientRaw {
+		return startRawProducer(ctx, c)
+	}
+	return startProducers(ctx, c)
 }
 
 // producers is a set of warmed-up producer clients.
@@ -100,6 +122,8 @@ func startProducers(ctx context.Context, cfg Config) (*producers, error) {
 	return ps, nil
 }
 
+func (ps *producers) warmups() int { return len(ps.clients) }
+
 // close closes every client once; closing fails any still-buffered record.
 func (ps *producers) close() {
 	if ps.closed {
@@ -146,16 +170,23 @@ type produceStats struct {
 	errOnce              sync.Once
 	firstErr             error
 	elapsed              time.Duration
+	requests             int64 // raw client only
 }
 
-func (st *produceStats) result(mode string) *Result {
+func (st *produceStats) result(mode string, cfg Config) *Result {
 	return &Result{
 		Mode:       mode,
-		Records:    st.acked.Load(),
-		Errors:     st.failed.Load(),
-		FirstError: st.firstErr,
-		Bytes:      st.bytes.Load(),
-		Elapsed:    st.elapsed,
+		Client:     cfg.Client,
+		RecordSize: cfg.RecordSize,
+		Requests:   st.requests,
+		Rate:       cfg.Rate,
+		// The raw client times requests in closed-loop runs.
+		AckPerRequest: cfg.Client == ClientRaw && cfg.Rate == 0,
+		Records:       st.acked.Load(),
+		Errors:        st.failed.Load(),
+		FirstError:    st.firstErr,
+		Bytes:         st.bytes.Load(),
+		Elapsed:       st.elapsed,
 	}
 }
 

@@ -29,6 +29,14 @@ type LatencySummary struct {
 type Result struct {
 	// Mode is "produce", "consume" or "e2e".
 	Mode string
+	// Client is the client used: "kgo" or "raw".
+	Client string
+	// RecordSize is the configured value size of produced records (0 for
+	// consume runs, which read whatever the topic holds).
+	RecordSize int
+	// Requests is the number of produce or fetch requests answered (raw
+	// client only).
+	Requests int64
 	// Records is the number of records successfully produced (produce) or
 	// consumed (consume, e2e).
 	Records int64
@@ -36,8 +44,14 @@ type Result struct {
 	Errors int64
 	// FirstError is the first per-record error, if any.
 	FirstError error
-	// Bytes is the payload (key plus value) volume of Records.
+	// Bytes is the payload (key plus value) volume of Records, except for
+	// raw consume runs, which do not decode records: there it is the
+	// volume of the record batches received, framing included (about 10
+	// bytes per record and 61 per batch more than the payload), and
+	// BatchBytes is set.
 	Bytes int64
+	// BatchBytes reports that Bytes counts whole record batches.
+	BatchBytes bool
 	// Elapsed is the wall time of the measured phase.
 	Elapsed time.Duration
 	// RecordsPerSec and MBPerSec are Records and Bytes over Elapsed.
@@ -53,6 +67,12 @@ type Result struct {
 	// time embedded in each record to its arrival at the consumer; nil when
 	// not measured.
 	EndToEnd *LatencySummary
+	// AckPerRequest reports that Ack holds one sample per produce request
+	// rather than per record (raw client without a Rate).
+	AckPerRequest bool
+	// Rate is the target produce rate of the run in records/s; 0 for
+	// closed-loop runs.
+	Rate float64
 	// Produced is the number of records acknowledged by the producers in an
 	// e2e run (Records counts those the consumer received).
 	Produced int64
@@ -75,6 +95,12 @@ func ms(d time.Duration) string {
 func (r *Result) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "MODE\t%s\n", r.Mode)
+	if r.Client != "" {
+		fmt.Fprintf(tw, "CLIENT\t%s\n", r.Client)
+	}
+	if r.Rate > 0 {
+		fmt.Fprintf(tw, "TARGET RATE\t%.0f records/s\n", r.Rate)
+	}
 	fmt.Fprintf(tw, "RECORDS\t%d\n", r.Records)
 	if r.Mode == "e2e" {
 		fmt.Fprintf(tw, "PRODUCED\t%d\n", r.Produced)
@@ -82,7 +108,14 @@ func (r *Result) Print(w io.Writer) error {
 	if r.Errors > 0 {
 		fmt.Fprintf(tw, "ERRORS\t%d (first: %v)\n", r.Errors, r.FirstError)
 	}
-	fmt.Fprintf(tw, "BYTES\t%d\n", r.Bytes)
+	if r.BatchBytes {
+		fmt.Fprintf(tw, "BYTES\t%d (record batches, framing included)\n", r.Bytes)
+	} else {
+		fmt.Fprintf(tw, "BYTES\t%d\n", r.Bytes)
+	}
+	if r.Requests > 0 {
+		fmt.Fprintf(tw, "REQUESTS\t%d\n", r.Requests)
+	}
 	fmt.Fprintf(tw, "ELAPSED\t%s\n", r.Elapsed.Round(time.Microsecond))
 	fmt.Fprintf(tw, "RECORDS/S\t%.0f\n", r.RecordsPerSec)
 	fmt.Fprintf(tw, "MB/S\t%.2f\n", r.MBPerSec)
@@ -98,7 +131,7 @@ func (r *Result) Print(w io.Writer) error {
 	for _, l := range []struct {
 		name string
 		s    *LatencySummary
-	}{{"ack", r.Ack}, {"end-to-end", r.EndToEnd}} {
+	}{{ackLabel(r), r.Ack}, {"end-to-end", r.EndToEnd}} {
 		if l.s == nil {
 			continue
 		}
@@ -107,4 +140,12 @@ func (r *Result) Print(w io.Writer) error {
 			ms(s.Min), ms(s.Mean), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.P999), ms(s.Max))
 	}
 	return tw.Flush()
+}
+
+// ackLabel names the ack latency row.
+func ackLabel(r *Result) string {
+	if r.AckPerRequest {
+		return "ack/request"
+	}
+	return "ack"
 }

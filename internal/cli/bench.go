@@ -28,6 +28,9 @@ type benchFlags struct {
 	records       int64
 	duration      time.Duration
 	producers     int
+	client        string
+	inFlight      int
+	fetchMaxBytes byteSize
 	acks          string
 	compression   string
 	batchMaxBytes byteSize
@@ -47,6 +50,9 @@ func (bf *benchFlags) config(a *app) (bench.Config, error) {
 	if bf.batchMaxBytes > math.MaxInt32 {
 		return bench.Config{}, fmt.Errorf("--batch-max-bytes %d is too large", bf.batchMaxBytes)
 	}
+	if bf.fetchMaxBytes > math.MaxInt32 {
+		return bench.Config{}, fmt.Errorf("--fetch-max-bytes %d is too large", bf.fetchMaxBytes)
+	}
 	return bench.Config{
 		Brokers:       a.brokerList(),
 		Topic:         bf.topic,
@@ -56,6 +62,9 @@ func (bf *benchFlags) config(a *app) (bench.Config, error) {
 		Records:       bf.records,
 		Duration:      bf.duration,
 		Producers:     bf.producers,
+		Client:        bf.client,
+		InFlight:      bf.inFlight,
+		FetchMaxBytes: int32(bf.fetchMaxBytes),
 		Acks:          bf.acks,
 		Compression:   bf.compression,
 		BatchMaxBytes: int32(bf.batchMaxBytes),
@@ -135,7 +144,17 @@ Record values are random (incompressible) and carry their send time in the
 first 8 bytes. Runs stop after --records or --duration, whichever comes first;
 with neither, a produce run lasts ` + defaultBenchDuration.String() + `.
 --rate sets a target aggregate rate for latency-at-load runs; latency is then
-measured from each record's scheduled send time.`,
+measured from each record's scheduled send time.
+
+--client kgo (the default) uses franz-go, as an application would. --client
+raw uses a load generator that costs little CPU per record, to measure the
+broker rather than the client: it pre-encodes valid record batches and sends
+them with --in-flight requests pipelined per connection (--producers
+connections per partition leader), patching only timestamps and CRCs, and it
+counts fetched records from batch headers without decoding them. Its ack
+latency is per request, not per record, in closed-loop runs.
+
+"bench all" runs every measurement in one go and prints one table.`,
 		Args: cobra.NoArgs,
 	}
 	pf := cmd.PersistentFlags()
@@ -145,7 +164,10 @@ measured from each record's scheduled send time.`,
 	pf.IntVar(&bf.recordSize, "record-size", 100, "record value size in bytes")
 	pf.Int64Var(&bf.records, "records", 0, "number of records (0: bounded by --duration)")
 	pf.DurationVar(&bf.duration, "duration", 0, "run time (0: bounded by --records; "+defaultBenchDuration.String()+" if neither is set)")
-	pf.IntVar(&bf.producers, "producers", 1, "concurrent producer clients")
+	pf.IntVar(&bf.producers, "producers", 1, "concurrent producer clients (raw client: connections per partition leader)")
+	pf.StringVar(&bf.client, "client", bench.ClientKgo, "client: kgo (franz-go) or raw (low-cost load generator)")
+	pf.IntVar(&bf.inFlight, "in-flight", 8, "requests in flight per connection (raw client)")
+	pf.Var(&bf.fetchMaxBytes, "fetch-max-bytes", "bytes per partition per fetch request (raw client; 0: 1MiB)")
 	pf.StringVar(&bf.acks, "acks", "all", "required acks: all, 1 or 0")
 	pf.StringVar(&bf.compression, "compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	pf.Var(&bf.batchMaxBytes, "batch-max-bytes", "maximum record batch size, e.g. 1MiB (0: client default 1000012)")
@@ -178,6 +200,7 @@ measured from each record's scheduled send time.`,
 			},
 		},
 		newBenchConsumeCommand(a, bf),
+		newBenchAllCommand(a, bf),
 		&cobra.Command{
 			Use:   "e2e",
 			Short: "Measure produce-to-consume latency while producing",
@@ -246,6 +269,73 @@ flags.`,
 		},
 	}
 	cmd.Flags().BoolVar(&fill, "fill", false, "produce --records (or for --duration) to the topic first")
+	return cmd
+}
+
+func newBenchAllCommand(a *app, bf *benchFlags) *cobra.Command {
+	var (
+		phase      time.Duration
+		sizes      []int
+		clients    []string
+		e2eLoad    float64
+		e2eLinger  time.Duration
+		keepTopics bool
+	)
+	cmd := &cobra.Command{
+		Use:     "all",
+		Aliases: []string{"report"},
+		Short:   "Run every measurement and print one table",
+		Long: `Run, against --brokers: the disk baseline (unless --skip-disk-baseline);
+produce with each of --clients for each of --record-sizes (acks per --acks,
+"all" by default), each for --phase-duration into a fresh topic; consume of
+those topics with each client (for up to --phase-duration); and produce-to-
+consume latency with each client at --e2e-load of its measured peak produce
+rate for the first record size. One table then lists records/s, MB/s, the
+ratio of produce MB/s to the disk's sequential write speed, and latency
+percentiles. The topics are deleted at the end unless --keep-topics.
+
+--records, --duration, --rate, --record-size and --client do not apply; the
+other flags (--partitions, --producers, --in-flight, --batch-max-bytes,
+--linger, ...) configure every phase.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := bf.config(a)
+			if err != nil {
+				return err
+			}
+			rep, err := bench.RunReport(cmd.Context(), bench.ReportConfig{
+				Config:        cfg,
+				PhaseDuration: phase,
+				RecordSizes:   sizes,
+				Clients:       clients,
+				E2ELoad:       e2eLoad,
+				E2ELinger:     e2eLinger,
+				SkipDisk:      bf.skipDisk,
+				Disk: bench.DiskConfig{
+					Dir:            bf.diskDir,
+					TotalBytes:     int64(bf.diskSize),
+					ChunkBytes:     int(bf.diskChunk),
+					SyncEveryBytes: int64(bf.diskSyncEvery),
+				},
+				KeepTopics: keepTopics,
+				Progress:   cmd.ErrOrStderr(),
+			})
+			if rep != nil {
+				fmt.Fprintln(cmd.ErrOrStderr())
+				if perr := rep.Print(cmd.OutOrStdout()); perr != nil {
+					return perr
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&phase, "phase-duration", 5*time.Second, "bound of each produce, consume and e2e phase")
+	f.IntSliceVar(&sizes, "record-sizes", []int{100, 1024}, "record value sizes of the produce and consume phases")
+	f.StringSliceVar(&clients, "clients", []string{bench.ClientRaw, bench.ClientKgo}, "clients to run each phase with")
+	f.Float64Var(&e2eLoad, "e2e-load", 0.5, "end-to-end rate as a fraction of the client's peak produce rate")
+	f.DurationVar(&e2eLinger, "e2e-linger", time.Millisecond, "producer linger of the end-to-end phases")
+	f.BoolVar(&keepTopics, "keep-topics", false, "keep the topics the run creates")
 	return cmd
 }
 

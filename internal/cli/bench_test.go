@@ -155,3 +155,114 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchRawClient(t *testing.T) {
+	c := newCluster(t)
+	topic := uniqueTopic(t)
+	common := []string{"--topic", topic, "--partitions", "3", "--client", "raw", "--skip-disk-baseline",
+		"--record-size", "48", "--batch-max-bytes", "2KiB", "--in-flight", "3", "--fetch-max-bytes", "4KiB"}
+	out := c.ok("", append([]string{"bench", "produce", "--records", "400"}, common...)...)
+	s := reportSection(t, out, "produce")
+	if f := fields(s, "CLIENT"); len(f) != 2 || f[1] != "raw" {
+		t.Fatalf("CLIENT line %v in:\n%s", f, s)
+	}
+	if got := benchFigure(t, s, "RECORDS"); got != 400 {
+		t.Fatalf("RECORDS = %v, want 400", got)
+	}
+	if got := benchFigure(t, s, "BYTES"); got != 400*48 {
+		t.Fatalf("BYTES = %v", got)
+	}
+	// 2 KiB batches hold about 35 records of 48 bytes.
+	reqs := benchFigure(t, s, "REQUESTS")
+	if reqs < 400/40 {
+		t.Fatalf("REQUESTS = %v for 400 records in 2 KiB batches", reqs)
+	}
+	checkLatencyRow(t, s, "ack/request", int(reqs))
+
+	out = c.ok("", append([]string{"bench", "consume"}, common...)...)
+	s = reportSection(t, out, "consume")
+	if got := benchFigure(t, s, "RECORDS"); got != 400 {
+		t.Fatalf("consume RECORDS = %v, want 400:\n%s", got, s)
+	}
+	if !strings.Contains(s, "(record batches") || benchFigure(t, s, "BYTES") <= 400*48 {
+		t.Fatalf("raw consume BYTES should count whole batches:\n%s", s)
+	}
+
+	out = c.ok("", append([]string{"bench", "e2e", "--records", "300", "--rate", "3000", "--linger", "2ms"}, common...)...)
+	s = reportSection(t, out, "e2e")
+	if got := benchFigure(t, s, "RECORDS"); got != 300 {
+		t.Fatalf("e2e RECORDS = %v, want 300:\n%s", got, s)
+	}
+	if !strings.Contains(s, "TARGET RATE  3000 records/s") {
+		t.Fatalf("no target rate in:\n%s", s)
+	}
+	checkLatencyRow(t, s, "ack", 300)
+	checkLatencyRow(t, s, "end-to-end", 300)
+
+	for _, args := range [][]string{
+		{"bench", "produce", "--skip-disk-baseline", "--records", "1", "--client", "fast"},
+		{"bench", "consume", "--skip-disk-baseline", "--topic", topic, "--client", "fast"},
+		{"bench", "e2e", "--skip-disk-baseline", "--records", "1", "--rate", "10", "--client", "raw", "--compression", "lz4"},
+		{"bench", "consume", "--skip-disk-baseline", "--fetch-max-bytes", "3GiB"},
+	} {
+		c.fail("", args...)
+	}
+}
+
+func TestBenchAll(t *testing.T) {
+	c := newCluster(t)
+	r := c.run("", "bench", "all", "--topic", uniqueTopic(t), "--partitions", "2",
+		"--phase-duration", "150ms", "--record-sizes", "64,200", "--batch-max-bytes", "8KiB", "--in-flight", "2",
+		"--disk-baseline", t.TempDir(), "--disk-baseline-size", "2MiB", "--disk-baseline-chunk", "256KiB", "--disk-sync-every", "512KiB")
+	if r.err != nil {
+		t.Fatalf("bench all: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+	}
+	out := r.stdout
+	if !strings.Contains(r.stderr, "e2e raw 64B at") {
+		t.Fatalf("no progress lines on stderr:\n%s", r.stderr)
+	}
+	// PHASE CLIENT RECORD RECORDS/S MB/S DISK% LATENCY P50 P99 P99.9 MAX
+	rows := map[string][]string{}
+	for _, l := range lines(out) {
+		f := strings.Fields(l)
+		if len(f) >= 4 && (f[0] == "produce" || f[0] == "consume" || f[0] == "e2e") {
+			key := f[0] + " " + f[1] + " " + f[2]
+			if f[0] == "e2e" {
+				key = "e2e " + f[2] + " " + f[3]
+				f = append([]string{"e2e"}, f[2:]...) // "e2e @N/s" spans two cells
+			}
+			if rows[key] == nil { // e2e runs have an ack row after their end-to-end row
+				rows[key] = f
+			}
+		}
+	}
+	for _, key := range []string{
+		"produce raw 64", "produce kgo 64", "produce raw 200", "produce kgo 200",
+		"consume raw 64", "consume kgo 64", "consume raw 200", "consume kgo 200",
+		"e2e raw 64", "e2e kgo 64",
+	} {
+		f := rows[key]
+		if len(f) < 7 {
+			t.Fatalf("no row %q in:\n%s", key, out)
+		}
+		// f: phase client size "B" records/s MB/s DISK% ...
+		if v, err := strconv.ParseFloat(f[4], 64); err != nil || v <= 0 {
+			t.Fatalf("row %q records/s = %q:\n%s", key, f[4], out)
+		}
+		if strings.HasPrefix(key, "produce") && !strings.HasSuffix(f[6], "%") {
+			t.Fatalf("row %q has no disk ratio:\n%s", key, out)
+		}
+		if strings.HasPrefix(key, "e2e") && (len(f) < 11 || f[7] != "end-to-end") {
+			t.Fatalf("row %q has no end-to-end latency:\n%s", key, out)
+		}
+	}
+	for _, want := range []string{"disk, sync at end", "disk, sync every 512 KiB", "DISK%: produce MB/s"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in:\n%s", want, out)
+		}
+	}
+	// The topics are deleted afterwards.
+	if list := c.ok("", "topic", "list"); strings.Contains(list, "-data-") || strings.Contains(list, "-e2e-") {
+		t.Fatalf("topics left behind:\n%s", list)
+	}
+}
