@@ -126,7 +126,7 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 	if err != nil {
 		return 0, err
 	}
-	pol := b.settings.policy(b.topicConfigs(part.topic))
+	pol := part.topic.policy.Load()
 	now := b.cfg.now().UnixMilli()
 	infos := make([]storage.BatchInfo, len(batches))
 	for i, batch := range batches {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -39,6 +40,16 @@ type topic struct {
 	// Guarded by Broker.mu.
 	configs map[string]string // overrides set on the topic
 	parts   []*partition
+
+	// policy is what produce needs of the effective configs, recomputed
+	// whenever the topic's or the broker's configs change.
+	policy atomic.Pointer[topicPolicy]
+}
+
+// refreshPolicy recomputes t.policy; the caller holds Broker.mu.
+func (b *Broker) refreshPolicy(t *topic) {
+	pol := b.settings.policy(t.configs)
+	t.policy.Store(&pol)
 }
 
 type partition struct {
@@ -126,6 +137,7 @@ func (b *Broker) loadTopics() error {
 		if t.configs == nil {
 			t.configs = map[string]string{}
 		}
+		b.refreshPolicy(t)
 		for i := int32(0); i < tf.Partitions; i++ {
 			p, err := b.openPartition(t, i)
 			if err != nil {
@@ -204,6 +216,7 @@ func (b *Broker) createTopic(name string, partitions int32, configs map[string]s
 	for k, v := range configs {
 		t.configs[k] = v
 	}
+	b.refreshPolicy(t)
 	dir := b.topicDir(name)
 	if err := b.fs.MkdirAll(dir); err != nil {
 		return nil, errCode(kerr.KafkaStorageError, "creating %s: %v", dir, err)
@@ -357,6 +370,7 @@ func (b *Broker) alterTopicConfigs(t *topic, update func(cur map[string]string) 
 		t.configs = old
 		return errCode(kerr.KafkaStorageError, "writing topic metadata: %v", err)
 	}
+	b.refreshPolicy(t)
 	lc := b.settings.logConfig(next)
 	for _, p := range t.parts {
 		p.log.SetConfig(lc)
@@ -370,6 +384,7 @@ func (b *Broker) reapplyLogConfigs() {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, t := range b.mu.topics {
+		b.refreshPolicy(t)
 		lc := b.settings.logConfig(t.configs)
 		for _, p := range t.parts {
 			p.log.SetConfig(lc)
