@@ -200,6 +200,7 @@ latency is per request, not per record, in closed-loop runs.
 			},
 		},
 		newBenchConsumeCommand(a, bf),
+		newBenchRebalanceCommand(a, bf),
 		newBenchAllCommand(a, bf),
 		&cobra.Command{
 			Use:   "e2e",

@@ -77,6 +77,7 @@ bench) work against Eddy or any Kafka-compatible cluster.`,
 		newTopicCommand(a),
 		newProduceCommand(a),
 		newConsumeCommand(a),
+		newGroupCommand(a),
 		newBenchCommand(a),
 		newServeCommand(),
 	)
