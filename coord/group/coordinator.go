@@ -22,9 +22,22 @@ type Client struct {
 }
 
 // Record is one record for __consumer_offsets. Value nil is a tombstone.
+//
+// ProducerID is -1 for an ordinary record. A record of a transactional
+// offset commit (TxnOffsetCommit) has the id and epoch of the producer
+// whose transaction it belongs to: the caller must append it in a
+// transactional batch of that producer (attributes with the transactional
+// bit, that producer id and epoch, base sequence -1, as Kafka writes
+// TxnOffsetCommit records), so that the producer's commit or abort marker
+// on __consumer_offsets settles it, and replay hands it to
+// RestoreTxnRecord. Records are appended in Output order; consecutive
+// records of the same producer and epoch may share a batch, records of
+// different producers (or ordinary ones) may not.
 type Record struct {
-	Key   []byte
-	Value []byte
+	Key           []byte
+	Value         []byte
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 // Reply is a response for the request whose token was To.
@@ -54,6 +67,18 @@ type Coordinator struct {
 	seq     uint64 // last timer sequence number handed out
 	stale   int    // entries in timers whose timer was re-armed or disarmed
 	cleanup timer  // the offset-retention sweep
+
+	// pos numbers the records of __consumer_offsets in log order: those
+	// restored, then those written. Offsets remember the position of
+	// their record, which decides whether a committed transaction's offset
+	// replaces the committed one (see CompleteTransaction).
+	pos uint64
+
+	// txnOffsets are the offsets of open transactions, by producer id,
+	// group, topic and partition; txnGroups lists, by group, the producers
+	// with pending offsets in it. Neither holds empty maps.
+	txnOffsets map[int64]map[string]map[string]map[int32]*offset
+	txnGroups  map[string]map[int64]struct{}
 }
 
 // New returns an empty Coordinator. It fails with an error wrapping
@@ -62,7 +87,12 @@ func New(cfg Config) (*Coordinator, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Coordinator{cfg: cfg, groups: make(map[string]*group)}, nil
+	return &Coordinator{
+		cfg:        cfg,
+		groups:     make(map[string]*group),
+		txnOffsets: make(map[int64]map[string]map[string]map[int32]*offset),
+		txnGroups:  make(map[string]map[int64]struct{}),
+	}, nil
 }
 
 // APIVersion is a Kafka API the Coordinator serves, and the versions of it
@@ -87,11 +117,13 @@ func APIVersions() []APIVersion {
 		{kmsg.ListGroups, 0, 5},
 		{kmsg.DeleteGroups, 0, 2},
 		{kmsg.OffsetDelete, 0, 0},
+		{kmsg.TxnOffsetCommit, 0, 4},
 	}
 }
 
 // Handle routes any request this package serves to its method and reports
-// whether it did. client only matters for JoinGroup.
+// whether it did. client only matters for JoinGroup. (Transactions are
+// completed with CompleteTransaction, which is not a request.)
 func (c *Coordinator) Handle(now time.Time, client Client, req kmsg.Request, to ReplyTo) (Output, bool) {
 	switch r := req.(type) {
 	case *kmsg.JoinGroupRequest:
@@ -114,6 +146,8 @@ func (c *Coordinator) Handle(now time.Time, client Client, req kmsg.Request, to 
 		return c.DeleteGroups(now, r, to), true
 	case *kmsg.OffsetDeleteRequest:
 		return c.OffsetDelete(now, r, to), true
+	case *kmsg.TxnOffsetCommitRequest:
+		return c.TxnOffsetCommit(now, r, to), true
 	}
 	return Output{}, false
 }
@@ -196,8 +230,17 @@ func (c *Coordinator) reply(to ReplyTo, resp kmsg.Response) {
 	c.out.Replies = append(c.out.Replies, Reply{To: to, Response: resp})
 }
 
-func (c *Coordinator) record(key, value []byte) {
-	c.out.Records = append(c.out.Records, Record{Key: key, Value: value})
+// record writes an ordinary record and returns its log position.
+func (c *Coordinator) record(key, value []byte) uint64 {
+	return c.recordAs(key, value, -1, -1)
+}
+
+// recordAs writes a record of producer pid's transaction (pid -1: an
+// ordinary record) and returns its log position.
+func (c *Coordinator) recordAs(key, value []byte, pid int64, epoch int16) uint64 {
+	c.out.Records = append(c.out.Records, Record{Key: key, Value: value, ProducerID: pid, ProducerEpoch: epoch})
+	c.pos++
+	return c.pos
 }
 
 // sortedGroups returns the groups ordered by name, for deterministic
@@ -237,9 +280,10 @@ func (c *Coordinator) newGroup(name string) *group {
 }
 
 // dropIfUnused forgets a group that was created for a request which then
-// failed, so a rejected request leaves nothing behind.
+// failed, so a rejected request leaves nothing behind. A group with
+// offsets pending in open transactions is in use.
 func (c *Coordinator) dropIfUnused(g *group) {
-	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && !g.persisted {
+	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 && !g.persisted && len(c.txnGroups[g.name]) == 0 {
 		c.deleteGroup(g)
 	}
 }

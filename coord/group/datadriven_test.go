@@ -30,6 +30,13 @@ import (
 //	commit group=g member= gen=-1 instance= v=9 retention=1h timestamp=-5m
 //	       offsets=(t:0=10, t:1=11/metadata, t:2=12/metadata/epoch)
 //	fetch group=g | groups=(g,h)  v=7|8  topics=(t:0:1, u:0)  (no topics: all)
+//	      stable                (RequireStable)
+//	txn-commit group=g pid=1 epoch=0 v=4 member= gen=-1 instance=
+//	           offsets=(t:0=10, t:1=11/metadata/epoch)
+//	                            TxnOffsetCommit; its records are written
+//	                            in producer pid's transaction
+//	end-txn pid=1 commit|abort  the producer's marker on __consumer_offsets:
+//	                            CompleteTransaction, logged for restore
 //	describe groups=(g,h) v=5
 //	list states=(Stable) types=(classic) v=5
 //	delete groups=(g,h)
@@ -38,7 +45,8 @@ import (
 //	restore                     a crash: rebuilds the coordinator from every
 //	                            record written so far, then Ticks
 //	state [group=g]             the coordinator's internals, with timers
-//	view group=g                the Group and Offsets accessors
+//	view group=g                the Group, Offsets and PendingOffsets
+//	                            accessors
 //	deadline                    NextDeadline
 //
 // Every request gets a label (as=, or r1, r2, ...), shown with its reply.
@@ -56,12 +64,20 @@ func TestScripts(t *testing.T) {
 
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// logEntry is a record, or a producer's transaction marker.
+type logEntry struct {
+	rec    Record
+	marker bool
+	pid    int64
+	commit bool
+}
+
 type harness struct {
 	t      *testing.T
 	cfg    Config
 	c      *Coordinator
 	now    time.Time
-	log    []Record          // __consumer_offsets as written
+	log    []logEntry        // __consumer_offsets as written
 	ids    int               // member ids handed out
 	reqs   int               // requests sent
 	parked map[string]string // label -> request kind, for requests not answered yet
@@ -138,12 +154,24 @@ func (h *harness) run(td *datadriven.TestData) string {
 			fmt.Fprintf(&b, "connections lost: %s\n", strings.Join(lost, " "))
 		}
 		h.setConfig(h.cfg)
-		for _, r := range h.log {
-			if err := h.c.Restore(r.Key, r.Value); err != nil {
+		markers := 0
+		for _, e := range h.log {
+			var err error
+			if e.marker {
+				markers++
+				err = h.c.RestoreMarker(e.pid, e.commit)
+			} else {
+				err = h.c.RestoreRecord(e.rec)
+			}
+			if err != nil {
 				td.Fatalf(h.t, "restore: %v", err)
 			}
 		}
-		fmt.Fprintf(&b, "replayed %d records\n", len(h.log))
+		if markers > 0 {
+			fmt.Fprintf(&b, "replayed %d records and %d markers\n", len(h.log)-markers, markers)
+		} else {
+			fmt.Fprintf(&b, "replayed %d records\n", len(h.log))
+		}
 		h.output(&b, h.c.Tick(h.now))
 		touched = h.allGroups()
 
@@ -176,7 +204,25 @@ func (h *harness) run(td *datadriven.TestData) string {
 			}
 			b.WriteString("\n")
 		}
+		for _, o := range h.c.PendingOffsets(name) {
+			fmt.Fprintf(&b, "  pending pid=%d %s:%d=%d epoch=%d md=%q commit=%s\n", o.ProducerID, o.Topic, o.Partition, o.Offset, o.LeaderEpoch, o.Metadata, fmtTime(o.CommitTime))
+		}
 		return b.String()
+
+	case "end-txn":
+		pid := int64(h.int(td, "pid", 1))
+		commit := td.HasArg("commit")
+		if commit == td.HasArg("abort") {
+			td.Fatalf(h.t, "end-txn pid=N commit|abort")
+		}
+		h.log = append(h.log, logEntry{marker: true, pid: pid, commit: commit})
+		word := "abort"
+		if commit {
+			word = "commit"
+		}
+		fmt.Fprintf(&b, "marker %s pid=%d\n", word, pid)
+		h.output(&b, h.c.CompleteTransaction(h.now, pid, commit))
+		touched = h.allGroups()
 
 	case "deadline":
 		if at, ok := h.c.NextDeadline(); ok {
@@ -356,12 +402,53 @@ func (h *harness) request(td *datadriven.TestData) (kmsg.Request, []string) {
 				}
 				r.Groups = append(r.Groups, rg)
 			}
+			r.RequireStable = td.HasArg("stable")
 			return r, a.Vals
 		}
 		r.Version = int16(h.int(td, "v", 7))
 		r.Group = group
 		r.Topics = topics
+		r.RequireStable = td.HasArg("stable")
 		return r, nil
+	case "txn-commit":
+		r := kmsg.NewPtrTxnOffsetCommitRequest()
+		r.Version = int16(h.int(td, "v", 4))
+		r.TransactionalID = "tx"
+		r.Group = group
+		r.ProducerID = int64(h.int(td, "pid", 1))
+		r.ProducerEpoch = int16(h.int(td, "epoch", 0))
+		r.MemberID = h.str(td, "member", "")
+		r.Generation = int32(h.int(td, "gen", -1))
+		r.InstanceID = h.optStr(td, "instance")
+		var topics []string
+		byTopic := map[string][]kmsg.TxnOffsetCommitRequestTopicPartition{}
+		if a, ok := td.Arg("offsets"); ok {
+			for _, v := range a.Vals {
+				tp, rest, _ := strings.Cut(v, "=")
+				topic, part := splitTP(td, h.t, tp)
+				fields := strings.Split(rest, "/")
+				p := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+				p.Partition = part
+				p.Offset = int64(atoi(td, fields[0]))
+				if len(fields) > 1 {
+					p.Metadata = kmsg.StringPtr(fields[1])
+				}
+				if len(fields) > 2 {
+					p.LeaderEpoch = int32(atoi(td, fields[2]))
+				}
+				if _, ok := byTopic[topic]; !ok {
+					topics = append(topics, topic)
+				}
+				byTopic[topic] = append(byTopic[topic], p)
+			}
+		}
+		for _, topic := range topics {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = topic
+			rt.Partitions = byTopic[topic]
+			r.Topics = append(r.Topics, rt)
+		}
+		return r, []string{group}
 	case "describe":
 		r := kmsg.NewPtrDescribeGroupsRequest()
 		r.Version = int16(h.int(td, "v", 5))
@@ -401,7 +488,9 @@ func (h *harness) output(b *strings.Builder, out Output) {
 	for _, r := range out.Records {
 		fmt.Fprintf(b, "record %s\n", fmtRecord(r))
 	}
-	h.log = append(h.log, out.Records...)
+	for _, r := range out.Records {
+		h.log = append(h.log, logEntry{rec: r})
+	}
 	for _, r := range out.Replies {
 		label := r.To.(string)
 		if _, ok := h.parked[label]; !ok {
@@ -448,6 +537,9 @@ func (h *harness) summary(name string) string {
 	fmt.Fprintf(&b, " members=[%s]", strings.Join(ms, " "))
 	if len(g.pending) > 0 {
 		fmt.Fprintf(&b, " pending=[%s]", strings.Join(sortedKeys(g.pending), " "))
+	}
+	if pids := h.c.txnProducers(name); len(pids) > 0 {
+		fmt.Fprintf(&b, " txns=%v", pids)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -573,6 +665,13 @@ func fmtResponse(resp kmsg.Response) string {
 		}
 	case *kmsg.OffsetCommitResponse:
 		b.WriteString("commit")
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(&b, " %s:%d=%s", t.Topic, p.Partition, errName(p.ErrorCode))
+			}
+		}
+	case *kmsg.TxnOffsetCommitResponse:
+		b.WriteString("txn-commit")
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
 				fmt.Fprintf(&b, " %s:%d=%s", t.Topic, p.Partition, errName(p.ErrorCode))
@@ -719,6 +818,9 @@ func parseAssignment(td *datadriven.TestData, t *testing.T, plan string) []byte 
 
 func fmtRecord(r Record) string {
 	var b strings.Builder
+	if r.ProducerID >= 0 {
+		fmt.Fprintf(&b, "txn pid=%d epoch=%d ", r.ProducerID, r.ProducerEpoch)
+	}
 	k := decodeKey(r.Key)
 	switch k := k.(type) {
 	case kmsg.OffsetCommitKey:

@@ -11,8 +11,12 @@ import (
 
 // DeleteGroups serves DeleteGroups v0-v2: an Empty group is deleted with
 // its committed offsets (a tombstone for each, then one for the group).
-// Errors per group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (the group has
-// members).
+// Offsets pending in open transactions (TxnOffsetCommit) are not
+// deleted: the transaction's marker settles them, and the group stays
+// (again Empty, without protocol type, as after restoring the log) until
+// then; if the transaction commits, they are the group's committed
+// offsets. Errors per group: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (the
+// group has members).
 func (c *Coordinator) DeleteGroups(now time.Time, req *kmsg.DeleteGroupsRequest, to ReplyTo) Output {
 	c.begin(now)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
@@ -46,4 +50,7 @@ func (c *Coordinator) removeGroup(g *group) {
 		c.record(groupKey(g.name), nil)
 	}
 	c.deleteGroup(g)
+	if len(c.txnGroups[g.name]) > 0 {
+		c.newGroup(g.name) // holds the pending offsets, as Restore would
+	}
 }

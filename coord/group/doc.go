@@ -1,7 +1,8 @@
 // Package group is Eddy's classic consumer-group coordinator: the broker
 // side of JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-// OffsetFetch, DescribeGroups, ListGroups, DeleteGroups and OffsetDelete,
-// written as a state machine with no goroutines, no clock and no I/O.
+// OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete and
+// TxnOffsetCommit, written as a state machine with no goroutines, no clock
+// and no I/O.
 //
 // # Driving it
 //
@@ -15,6 +16,10 @@
 //     nil Value is a tombstone), so Kafka's tools can read the topic.
 //   - Output.Replies are responses to send, each addressed to the ReplyTo of
 //     the request it answers.
+//
+// A record with Record.ProducerID >= 0 belongs to that producer's
+// transaction (TxnOffsetCommit): the caller appends it in a transactional
+// batch of that producer, and replays it with RestoreTxnRecord.
 //
 // The caller MUST append Output.Records durably, in order, before it sends
 // any of Output.Replies: a committed offset or a completed rebalance is
@@ -36,6 +41,15 @@
 // reply, eventually: a parked request is answered when the rebalance
 // completes, with an error when its member is removed, fenced or superseded
 // by a newer request of the same member, or when a timer fires.
+//
+// Transactions (KIP-98, KIP-447): TxnOffsetCommit leaves its offsets
+// pending for (group, producer), invisible to OffsetFetch, until the
+// producer's commit or abort marker is written to __consumer_offsets; the
+// caller then calls [Coordinator.CompleteTransaction], and on restart
+// replays markers with [Coordinator.RestoreMarker] in log order among the
+// records. Checking the producer's epoch and that the group is part of its
+// transaction is the transaction coordinator's job: the caller asks it
+// before passing TxnOffsetCommit on.
 //
 // Time only moves when the caller says so: the coordinator arms deadlines
 // (session timeouts, rebalance timeouts, the initial rebalance delay,
@@ -62,6 +76,8 @@
 // fencing; rebalance and session timeouts; group.initial.rebalance.delay.ms;
 // group.max.size; offset retention (offsets of Empty groups, of simple
 // groups, and of topics a Stable consumer group no longer subscribes to);
+// transactional offset commits (KIP-98) with KIP-447's member checks and
+// RequireStable;
 // and, on restart, groups restored from __consumer_offsets keep their
 // generation and members, as after a Kafka coordinator failover.
 // KIP-848 (the consumer group protocol) is not implemented; KIP-429

@@ -136,6 +136,7 @@ type offset struct {
 	metadata    string
 	commitTime  time.Time
 	expireTime  time.Time // zero: retention applies
+	pos         uint64    // log position of its record (see Coordinator.pos)
 }
 
 func (m *member) metadata(proto string) []byte {

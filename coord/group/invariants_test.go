@@ -19,6 +19,51 @@ func (c *Coordinator) checkInvariants() error {
 	if c.started && !c.cleanup.armed() {
 		return fmt.Errorf("retention sweep not armed")
 	}
+	return c.checkTxnOffsets()
+}
+
+// checkTxnOffsets verifies the two indexes of pending transactional
+// offsets against each other: no empty maps, every offset positioned in
+// the log, and every group with pending offsets registered.
+func (c *Coordinator) checkTxnOffsets() error {
+	n := 0
+	for pid, byGroup := range c.txnOffsets {
+		if len(byGroup) == 0 {
+			return fmt.Errorf("producer %d: no pending groups", pid)
+		}
+		for name, byTopic := range byGroup {
+			if _, ok := c.txnGroups[name][pid]; !ok {
+				return fmt.Errorf("producer %d: group %q not indexed", pid, name)
+			}
+			if c.groups[name] == nil {
+				return fmt.Errorf("producer %d: pending offsets in unknown group %q", pid, name)
+			}
+			n++
+			if len(byTopic) == 0 {
+				return fmt.Errorf("producer %d: group %q: no pending topics", pid, name)
+			}
+			for topic, ps := range byTopic {
+				if len(ps) == 0 {
+					return fmt.Errorf("producer %d: group %q: topic %q: no pending partitions", pid, name, topic)
+				}
+				for p, o := range ps {
+					if o.pos == 0 || o.pos > c.pos {
+						return fmt.Errorf("producer %d: %s %s:%d at log position %d of %d", pid, name, topic, p, o.pos, c.pos)
+					}
+				}
+			}
+		}
+	}
+	m := 0
+	for name, pids := range c.txnGroups {
+		if len(pids) == 0 {
+			return fmt.Errorf("group %q: empty producer set", name)
+		}
+		m += len(pids)
+	}
+	if n != m {
+		return fmt.Errorf("%d (producer, group) pairs pending, %d indexed", n, m)
+	}
 	return nil
 }
 

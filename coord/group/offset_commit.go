@@ -23,6 +23,11 @@ import (
 // timestamp replaces the commit time. A nil metadata string is stored as
 // "".
 //
+// A partition may also have offsets pending in open transactions
+// (TxnOffsetCommit): the commit is seen at once all the same, and stays
+// when such a transaction commits, whose offset was written before it (see
+// CompleteTransaction).
+//
 // Errors, on every partition: ILLEGAL_GENERATION (also, before v9, for a
 // non-simple commit to an unknown group), GROUP_ID_NOT_FOUND (v9+, a
 // non-simple commit to an unknown group), UNKNOWN_MEMBER_ID,
@@ -139,7 +144,7 @@ func (c *Coordinator) storeOffset(g *group, topic string, partition int32, o *of
 		g.offsets[topic] = ps
 	}
 	ps[partition] = o
-	c.record(offsetKey(g.name, topic, partition), offsetValue(o))
+	o.pos = c.record(offsetKey(g.name, topic, partition), offsetValue(o))
 }
 
 // deleteOffset forgets an offset and writes its tombstone.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -13,9 +14,16 @@ import (
 // several. Null topics (v2+) asks for every committed offset of the group.
 // As in Kafka, an unknown group is not an error: its partitions answer
 // offset -1 (and no topics for "all"). A partition without a committed
-// offset answers offset -1, leader epoch -1 and metadata "". RequireStable
-// (v7+) is accepted; with no transactional commits, no offset is unstable.
-// The member id and epoch of v9 concern KIP-848 groups and are ignored.
+// offset answers offset -1, leader epoch -1 and metadata "". Offsets
+// pending in open transactions (TxnOffsetCommit) are not seen: a
+// partition answers its committed offset until the transaction commits.
+// With RequireStable (v7+, KIP-447), a partition with an offset pending in
+// an open transaction instead answers UNSTABLE_OFFSET_COMMIT with offset
+// -1, as Kafka does, so that a consumer of a transactional pipeline waits
+// for the transaction to end rather than start from an offset about to
+// change; asking for all topics lists only partitions with a committed
+// offset. The member id and epoch of v9 concern KIP-848 groups and are
+// ignored.
 func (c *Coordinator) OffsetFetch(now time.Time, req *kmsg.OffsetFetchRequest, to ReplyTo) Output {
 	c.begin(now)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -30,7 +38,7 @@ func (c *Coordinator) OffsetFetch(now time.Time, req *kmsg.OffsetFetchRequest, t
 					requested = append(requested, kmsg.OffsetFetchRequestTopic{Topic: t.Topic, Partitions: t.Partitions})
 				}
 			}
-			for _, t := range c.fetchOffsets(rg.Group, requested) {
+			for _, t := range c.fetchOffsets(rg.Group, requested, req.RequireStable) {
 				st := kmsg.NewOffsetFetchResponseGroupTopic()
 				st.Topic = t.Topic
 				for _, p := range t.Partitions {
@@ -47,7 +55,7 @@ func (c *Coordinator) OffsetFetch(now time.Time, req *kmsg.OffsetFetchRequest, t
 			resp.Groups = append(resp.Groups, sg)
 		}
 	} else {
-		resp.Topics = c.fetchOffsets(req.Group, req.Topics)
+		resp.Topics = c.fetchOffsets(req.Group, req.Topics, req.Version >= 7 && req.RequireStable)
 	}
 	c.reply(to, resp)
 	return c.flush()
@@ -55,8 +63,16 @@ func (c *Coordinator) OffsetFetch(now time.Time, req *kmsg.OffsetFetchRequest, t
 
 // fetchOffsets answers one group: the requested partitions, or every
 // committed offset (sorted) if requested is nil.
-func (c *Coordinator) fetchOffsets(name string, requested []kmsg.OffsetFetchRequestTopic) []kmsg.OffsetFetchResponseTopic {
+func (c *Coordinator) fetchOffsets(name string, requested []kmsg.OffsetFetchRequestTopic, requireStable bool) []kmsg.OffsetFetchResponseTopic {
 	g := c.groups[name]
+	fetched := func(topic string, p int32, o *offset) kmsg.OffsetFetchResponseTopicPartition {
+		if requireStable && c.hasTxnOffset(name, topic, p) {
+			sp := fetchedPartition(p, nil)
+			sp.ErrorCode = kerr.UnstableOffsetCommit.Code
+			return sp
+		}
+		return fetchedPartition(p, o)
+	}
 	var out []kmsg.OffsetFetchResponseTopic
 	if requested == nil {
 		if g == nil {
@@ -66,7 +82,7 @@ func (c *Coordinator) fetchOffsets(name string, requested []kmsg.OffsetFetchRequ
 			st := kmsg.NewOffsetFetchResponseTopic()
 			st.Topic = topic
 			for _, p := range sortedKeys(g.offsets[topic]) {
-				st.Partitions = append(st.Partitions, fetchedPartition(p, g.offsets[topic][p]))
+				st.Partitions = append(st.Partitions, fetched(topic, p, g.offsets[topic][p]))
 			}
 			out = append(out, st)
 		}
@@ -80,7 +96,7 @@ func (c *Coordinator) fetchOffsets(name string, requested []kmsg.OffsetFetchRequ
 			if g != nil {
 				o = g.offsets[rt.Topic][p]
 			}
-			st.Partitions = append(st.Partitions, fetchedPartition(p, o))
+			st.Partitions = append(st.Partitions, fetched(rt.Topic, p, o))
 		}
 		out = append(out, st)
 	}

@@ -10,14 +10,17 @@ import "time"
 // Otherwise OffsetsRetention counts from when the group became Empty, from
 // the commit for a simple group (no protocol type), and, in a Stable
 // consumer group, from the commit for topics no member subscribes to
-// (KIP-496). Other offsets do not expire.
+// (KIP-496). Other offsets do not expire. An offset does not expire while
+// an open transaction has an offset pending for its partition, nor is a
+// group removed while it has pending offsets (as Kafka's
+// OffsetMetadataManager.cleanupExpiredOffsets).
 func (c *Coordinator) expireOffsets() {
 	for _, g := range c.sortedGroups() {
 		base := c.expiryBase(g)
 		if base == nil {
 			continue
 		}
-		all := true
+		all := len(c.txnGroups[g.name]) == 0
 		for _, topic := range sortedKeys(g.offsets) {
 			if g.state != Empty && g.isSubscribed(topic) {
 				all = false
@@ -25,7 +28,7 @@ func (c *Coordinator) expireOffsets() {
 			}
 			for _, p := range sortedKeys(g.offsets[topic]) {
 				o := g.offsets[topic][p]
-				if c.expired(o, base(o)) {
+				if c.expired(o, base(o)) && !c.hasTxnOffset(g.name, topic, p) {
 					c.deleteOffset(g, topic, p)
 				} else {
 					all = false

@@ -36,7 +36,12 @@ import (
 //     record always comes with the OK reply of the commit that wrote it) or
 //     deletions, and a restart from the records loses nothing;
 //   - a group rebuilt from the records matches the live one when that is
-//     Stable or Empty.
+//     Stable or Empty;
+//   - transactional producers commit offsets (TxnOffsetCommit) into the
+//     groups, as members or not, and end their transactions with commit or
+//     abort markers: their records belong to their producer, their pending
+//     offsets are what the records and markers say, and the committed
+//     offsets after a marker too (the shadow replays the markers).
 var traceRandom = flag.Bool("trace-random", false, "log TestRandomized's requests and replies")
 
 func TestRandomized(t *testing.T) {
@@ -95,6 +100,7 @@ type simReq struct {
 	oldID   string           // static join without member id: the id it replaces
 	stable  bool             // ...sent to a Stable group (of generation gen)
 	commits map[string]int64 // "topic:partition" -> offset
+	pid     int64            // a TxnOffsetCommit's producer
 	plan    map[string][]byte
 }
 
@@ -105,12 +111,13 @@ type sim struct {
 	c       *Coordinator
 	shadow  *Coordinator // never started: every record is restored into it as it is written
 	now     time.Time
-	log     []Record
+	log     []logEntry
 	ids     int
 	reqs    int
 	waiting map[int]*simReq
 	clients []*simClient
 
+	txnOpen    map[int64]bool                         // producers with an open transaction
 	maxGen     map[string]int32                       // per group, this coordinator's life
 	assigned   map[string]map[int32]map[string][]byte // group -> generation -> member -> assignment
 	restarts   int
@@ -126,6 +133,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		now:      t0,
 		waiting:  make(map[int]*simReq),
 		maxGen:   make(map[string]int32),
+		txnOpen:  make(map[int64]bool),
 		assigned: make(map[string]map[int32]map[string][]byte),
 		stats:    make(map[string]int),
 	}
@@ -188,6 +196,9 @@ func (s *sim) run(steps int) {
 		}
 		if s.rng.IntN(8) == 0 {
 			s.event()
+		}
+		if s.rng.IntN(6) == 0 {
+			s.txn(s.clients[s.rng.IntN(len(s.clients))])
 		}
 		s.check()
 	}
@@ -508,8 +519,14 @@ func (s *sim) restart() {
 		before[name] = g
 	}
 	s.newCoordinator()
-	for _, r := range s.log {
-		if err := s.c.Restore(r.Key, r.Value); err != nil {
+	for _, e := range s.log {
+		var err error
+		if e.marker {
+			err = s.c.RestoreMarker(e.pid, e.commit)
+		} else {
+			err = s.c.RestoreRecord(e.rec)
+		}
+		if err != nil {
 			s.fatalf("restore: %v", err)
 		}
 	}
@@ -547,18 +564,30 @@ func (s *sim) apply(out Output) {
 					}
 				}
 			}
+		case *kmsg.TxnOffsetCommitResponse:
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					key := fmt.Sprintf("%s:%d", t.Topic, p.Partition)
+					if p.ErrorCode == 0 {
+						committed[fmt.Sprintf("txn%d/%s/%s", sr.pid, sr.group, key)] = sr.commits[key]
+					}
+				}
+			}
 		}
 		s.stats[statKey(sr.kind, r.Response)]++
 		s.handle(sr, r.Response)
 	}
 	for _, rec := range out.Records {
-		s.log = append(s.log, rec)
-		if err := s.shadow.Restore(rec.Key, rec.Value); err != nil {
+		s.log = append(s.log, logEntry{rec: rec})
+		if err := s.shadow.RestoreRecord(rec); err != nil {
 			s.fatalf("restore: %v", err)
 		}
 		switch k := decodeKey(rec.Key).(type) {
 		case kmsg.OffsetCommitKey:
 			if rec.Value == nil {
+				if rec.ProducerID >= 0 {
+					s.fatalf("transactional tombstone %x", rec.Key)
+				}
 				continue // expiry (Tick) or a deletion
 			}
 			var v kmsg.OffsetCommitValue
@@ -566,10 +595,19 @@ func (s *sim) apply(out Output) {
 				s.fatalf("offset value: %v", err)
 			}
 			key := fmt.Sprintf("%s/%s:%d", k.Group, k.Topic, k.Partition)
+			if rec.ProducerID >= 0 {
+				key = fmt.Sprintf("txn%d/%s", rec.ProducerID, key)
+				if !s.txnOpen[rec.ProducerID] || rec.ProducerEpoch != 0 {
+					s.fatalf("transactional record %s of producer %d/%d, which has no open transaction", key, rec.ProducerID, rec.ProducerEpoch)
+				}
+			}
 			if want, ok := committed[key]; !ok || want != v.Offset {
 				s.fatalf("offset record %s = %d without an acknowledged commit of it (%v)", key, v.Offset, committed)
 			}
 		case kmsg.GroupMetadataKey:
+			if rec.ProducerID >= 0 {
+				s.fatalf("group record in a transaction")
+			}
 			if rec.Value == nil {
 				delete(s.maxGen, k.Group)
 				delete(s.assigned, k.Group)
@@ -662,6 +700,14 @@ func (s *sim) handle(r *simReq, resp kmsg.Response) {
 		if current {
 			s.afterMemberError(cl, resp.ErrorCode, false)
 		}
+	case *kmsg.TxnOffsetCommitResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 && r.gen >= 0 && (g == nil || g.generation != r.gen) {
+					s.fatalf("txn commit of generation %d accepted, the group is at %v", r.gen, g)
+				}
+			}
+		}
 	case *kmsg.OffsetCommitResponse:
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
@@ -727,6 +773,9 @@ func (s *sim) check() {
 		if fmt.Sprint(want) != fmt.Sprint(got) {
 			s.fatalf("group %s: offsets %v, the records say %v", name, want, got)
 		}
+		if want, got := s.c.PendingOffsets(name), fresh.PendingOffsets(name); fmt.Sprint(want) != fmt.Sprint(got) {
+			s.fatalf("group %s: pending offsets %v, the records say %v", name, want, got)
+		}
 		rg := fresh.groups[name]
 		switch {
 		case g.state == Stable:
@@ -746,10 +795,56 @@ func (s *sim) check() {
 		}
 	}
 	for name := range fresh.groups {
-		if s.c.groups[name] == nil && len(fresh.Offsets(name)) > 0 {
+		if s.c.groups[name] == nil && (len(fresh.Offsets(name)) > 0 || len(fresh.PendingOffsets(name)) > 0) {
 			s.fatalf("group %s is gone but the records keep offsets for it", name)
 		}
 	}
+}
+
+// txn is a transactional producer's step: a TxnOffsetCommit in its open
+// transaction (which it opens if needed), as a member of the group or not,
+// or the end of its transaction, with the marker in the log.
+func (s *sim) txn(cl *simClient) {
+	pid := int64(100 + s.rng.IntN(3))
+	if s.txnOpen[pid] && s.rng.IntN(3) == 0 {
+		commit := s.rng.IntN(3) != 0
+		delete(s.txnOpen, pid)
+		s.log = append(s.log, logEntry{marker: true, pid: pid, commit: commit})
+		if err := s.shadow.RestoreMarker(pid, commit); err != nil {
+			s.fatalf("restore marker: %v", err)
+		}
+		if s.trace {
+			s.t.Logf("%s marker pid=%d commit=%t", fmtTime(s.now), pid, commit)
+		}
+		s.apply(s.c.CompleteTransaction(s.now, pid, commit))
+		return
+	}
+	s.txnOpen[pid] = true
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Version = int16(s.rng.IntN(5))
+	r.TransactionalID = fmt.Sprint(pid)
+	r.ProducerID = pid
+	r.Group = []string{"g1", "g2", "simple"}[s.rng.IntN(3)]
+	sr := &simReq{kind: "txn-commit", group: r.Group, gen: -1, pid: pid, commits: map[string]int64{}}
+	if r.Version >= 3 && cl.member != "" && cl.group == r.Group && s.rng.IntN(2) == 0 {
+		r.MemberID, r.InstanceID, r.Generation = cl.member, cl.instance, cl.gen
+		sr.gen, sr.member = cl.gen, cl.member
+	}
+	for _, tp := range []struct {
+		topic string
+		p     int32
+	}{{"t", 0}, {"t", 1}, {"u", 0}} {
+		if s.rng.IntN(2) == 0 {
+			continue
+		}
+		s.reqs++ // unique offsets across the run
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition = tp.p
+		rp.Offset = int64(s.reqs)
+		r.Topics = append(r.Topics, kmsg.TxnOffsetCommitRequestTopic{Topic: tp.topic, Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{rp}})
+		sr.commits[fmt.Sprintf("%s:%d", tp.topic, tp.p)] = rp.Offset
+	}
+	s.send(sr, r, Client{})
 }
 
 // statKey names a reply for the run's statistics: the request kind and its
@@ -764,6 +859,10 @@ func statKey(kind string, resp kmsg.Response) string {
 	case *kmsg.HeartbeatResponse:
 		code = r.ErrorCode
 	case *kmsg.OffsetCommitResponse:
+		if len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 {
+			code = r.Topics[0].Partitions[0].ErrorCode
+		}
+	case *kmsg.TxnOffsetCommitResponse:
 		if len(r.Topics) > 0 && len(r.Topics[0].Partitions) > 0 {
 			code = r.Topics[0].Partitions[0].ErrorCode
 		}

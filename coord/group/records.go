@@ -100,7 +100,10 @@ func (c *Coordinator) recordGroup(g *group) {
 }
 
 // Restore replays one record of __consumer_offsets, in log order, before
-// the coordinator serves anything (ErrStarted afterwards). Offsets come
+// the coordinator serves anything (ErrStarted afterwards). It is for the
+// records of ordinary batches: those of transactional batches go to
+// RestoreTxnRecord and markers to RestoreMarker, in the same log order
+// (RestoreRecord dispatches a Record as Output wrote it). Offsets come
 // back as committed; a group comes back as its last record describes it:
 // Empty, or Stable with its generation, leader, members and assignments,
 // as Kafka loads a group when a coordinator fails over. A restored
@@ -116,6 +119,7 @@ func (c *Coordinator) Restore(key, value []byte) error {
 	if len(key) < 2 {
 		return fmt.Errorf("%w: key of %d bytes", ErrBadRecord, len(key))
 	}
+	c.pos++
 	switch version := int16(binary.BigEndian.Uint16(key)); version {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
@@ -148,9 +152,37 @@ func (c *Coordinator) restoreOffset(k kmsg.OffsetCommitKey, value []byte) error 
 		c.dropIfUnused(g)
 		return nil
 	}
+	o, err := decodeOffset(value)
+	if err != nil {
+		return err
+	}
+	o.pos = c.pos
+	if g == nil {
+		g = c.newGroup(k.Group)
+	}
+	ps := g.offsets[k.Topic]
+	if ps == nil {
+		ps = make(map[int32]*offset)
+		g.offsets[k.Topic] = ps
+	}
+	ps[k.Partition] = o
+	return nil
+}
+
+// RestoreRecord restores a record as an Output holds it: with
+// RestoreTxnRecord if it belongs to a producer's transaction, with Restore
+// otherwise. (Tests replay their Outputs with it.)
+func (c *Coordinator) RestoreRecord(r Record) error {
+	if r.ProducerID >= 0 {
+		return c.RestoreTxnRecord(r.ProducerID, r.Key, r.Value)
+	}
+	return c.Restore(r.Key, r.Value)
+}
+
+func decodeOffset(value []byte) (*offset, error) {
 	var v kmsg.OffsetCommitValue
 	if err := v.ReadFrom(value); err != nil {
-		return fmt.Errorf("%w: offset value: %v", ErrBadRecord, err)
+		return nil, fmt.Errorf("%w: offset value: %v", ErrBadRecord, err)
 	}
 	o := &offset{
 		offset:      v.Offset,
@@ -164,16 +196,7 @@ func (c *Coordinator) restoreOffset(k kmsg.OffsetCommitKey, value []byte) error 
 	if v.Version == 1 && v.ExpireTimestamp >= 0 {
 		o.expireTime = time.UnixMilli(v.ExpireTimestamp)
 	}
-	if g == nil {
-		g = c.newGroup(k.Group)
-	}
-	ps := g.offsets[k.Topic]
-	if ps == nil {
-		ps = make(map[int32]*offset)
-		g.offsets[k.Topic] = ps
-	}
-	ps[k.Partition] = o
-	return nil
+	return o, nil
 }
 
 func (c *Coordinator) restoreGroup(name string, value []byte) error {
@@ -181,7 +204,9 @@ func (c *Coordinator) restoreGroup(name string, value []byte) error {
 	if value == nil {
 		if old != nil {
 			c.deleteGroup(old)
-			if len(old.offsets) > 0 { // offsets outlive the group as a simple group
+			// Offsets, committed or pending in a transaction, outlive
+			// the group as a simple group.
+			if len(old.offsets) > 0 || len(c.txnGroups[name]) > 0 {
 				c.newGroup(name).offsets = old.offsets
 			}
 		}

@@ -150,3 +150,34 @@ func (c *Coordinator) Offsets(group string) []CommittedOffset {
 	}
 	return out
 }
+
+// PendingOffset is an offset committed by TxnOffsetCommit in a
+// transaction that has not ended yet.
+type PendingOffset struct {
+	ProducerID int64
+	CommittedOffset
+}
+
+// PendingOffsets returns the group's offsets pending in open transactions,
+// sorted by producer id, topic and partition (nil if none). OffsetFetch
+// does not see them.
+func (c *Coordinator) PendingOffsets(group string) []PendingOffset {
+	var out []PendingOffset
+	for _, pid := range c.txnProducers(group) {
+		byTopic := c.txnOffsets[pid][group]
+		for _, topic := range sortedKeys(byTopic) {
+			for _, p := range sortedKeys(byTopic[topic]) {
+				o := byTopic[topic][p]
+				out = append(out, PendingOffset{ProducerID: pid, CommittedOffset: CommittedOffset{
+					Topic:       topic,
+					Partition:   p,
+					Offset:      o.offset,
+					LeaderEpoch: o.leaderEpoch,
+					Metadata:    o.metadata,
+					CommitTime:  o.commitTime,
+				}})
+			}
+		}
+	}
+	return out
+}
