@@ -54,6 +54,10 @@ type BatchInfo struct {
 	ProducerEpoch   int16
 	FirstSequence   int32
 	Attributes      int16
+	// Coordinator marks a batch the broker writes itself on behalf of a
+	// producer, without a sequence (see producerState.check). The caller
+	// sets it; ValidateBatch never does.
+	Coordinator bool
 }
 
 // Compression returns the batch's codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).

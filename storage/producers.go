@@ -97,8 +97,28 @@ func nextSeq(s int32, n int32) int32 {
 
 // check decides whether a data batch from a producer may be appended: it
 // returns the duplicate's original batch, or an error. It changes nothing.
+//
+// A batch with info.Coordinator set is one the broker writes itself on
+// behalf of a producer, as Kafka's AppendOrigin.COORDINATOR: the records
+// of TxnOffsetCommit in __consumer_offsets, in a transactional batch with
+// the producer's id and epoch and no sequence (-1, RecordBatch.NO_SEQUENCE).
+// Only its epoch is checked (a fenced producer's batch is refused with
+// ErrInvalidProducerEpoch); it has no sequence to deduplicate or to check
+// for gaps, and takes no place in the producer's dedup window (update
+// skips sequences below 0). Clients cannot set the flag: ValidateBatch
+// leaves it false.
 func (ps *producerState) check(info *BatchInfo) (*producerBatch, error) {
 	e := ps.Producers[info.ProducerID]
+	if info.Coordinator {
+		switch {
+		case e == nil:
+		case info.ProducerEpoch < e.Epoch:
+			return nil, fmt.Errorf("%w: epoch %d, current %d (producer %d)", ErrInvalidProducerEpoch, info.ProducerEpoch, e.Epoch, info.ProducerID)
+		case e.TxnFirst >= 0 && !info.Transactional():
+			return nil, fmt.Errorf("%w: producer %d has an open transaction", ErrInvalidTxnState, info.ProducerID)
+		}
+		return nil, nil
+	}
 	if e == nil {
 		if info.FirstSequence != 0 {
 			return nil, fmt.Errorf("%w: producer %d is unknown and its batch starts at sequence %d", ErrUnknownProducerID, info.ProducerID, info.FirstSequence)
