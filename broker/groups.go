@@ -19,6 +19,13 @@ import (
 // so a committed offset is acknowledged only when it would survive a
 // crash. A goroutine fires the coordinator's timers (session and
 // rebalance timeouts).
+//
+// Transactional offset commits (TxnOffsetCommit, txn_offset_commit.go)
+// are appended in transactional batches of their producer; the
+// transaction wiring settles them with completeTransaction once the
+// producer's marker on __consumer_offsets-0 is durable, and the replay at
+// start passes transactional records and markers to the coordinator in
+// log order.
 type groups struct {
 	b    *Broker
 	part *partition // __consumer_offsets-0
@@ -27,7 +34,27 @@ type groups struct {
 	mu struct {
 		sync.Mutex
 		c *group.Coordinator
+		// txnOffsetsAllowed: see setTxnOffsetsAllowed.
+		txnOffsetsAllowed func(pid int64, epoch int16, group string) error
 	}
+}
+
+// setTxnOffsetsAllowed sets the hook asked before a TxnOffsetCommit is
+// served: whether producer pid at epoch has an open transaction to which
+// AddOffsetsToTxn added group (in coord/txn terms,
+// IsPartitionInTxn(pid, epoch, "__consumer_offsets", 0) for a transaction
+// that lists group). A non-nil error refuses the request on every
+// partition, with the error's code if it is a *kerr.Error
+// (kerr.InvalidProducerEpoch, kerr.ProducerFenced, kerr.InvalidTxnState,
+// kerr.InvalidProducerIDMapping, kerr.ConcurrentTransactions...) and
+// UNKNOWN_SERVER_ERROR otherwise. The hook is called without any lock of
+// the group coordinator held. The transaction wiring sets it when it
+// starts (after startGroups); without a hook (nil), TxnOffsetCommit is
+// served unchecked, and only the log refuses a fenced epoch.
+func (g *groups) setTxnOffsetsAllowed(fn func(pid int64, epoch int16, group string) error) {
+	g.mu.Lock()
+	g.mu.txnOffsetsAllowed = fn
+	g.mu.Unlock()
 }
 
 // groupConfig maps broker settings onto the coordinator's.
@@ -69,16 +96,24 @@ func (b *Broker) startGroups() error {
 	return nil
 }
 
-// load builds a coordinator from what __consumer_offsets holds.
+// load builds a coordinator from what __consumer_offsets holds: ordinary
+// records, records of transactional batches (TxnOffsetCommit, pending in
+// their producer's transaction) and transaction markers, in log order.
 func (g *groups) load() (*group.Coordinator, int, error) {
 	c, err := group.New(g.b.groupConfig())
 	if err != nil {
 		return nil, 0, err
 	}
 	n := 0
-	if err := g.b.replayInternal(g.part, func(k, v []byte) error {
+	if err := g.b.replayInternalEntries(g.part, func(e internalEntry) error {
 		n++
-		return c.Restore(k, v)
+		switch {
+		case e.Marker:
+			return c.RestoreMarker(e.ProducerID, e.Commit)
+		case e.Transactional && e.ProducerID >= 0:
+			return c.RestoreTxnRecord(e.ProducerID, e.Key, e.Value)
+		}
+		return c.Restore(e.Key, e.Value)
 	}); err != nil {
 		return nil, n, fmt.Errorf("replaying %s: %w", consumerOffsetsTopic, err)
 	}
@@ -114,19 +149,60 @@ func (g *groups) handle(c *conn, req kmsg.Request, p *pending) (kmsg.Response, e
 	return nil, nil // every reply, including this request's, goes through deliver
 }
 
+// appendLocked appends out's records in order: each run of consecutive
+// records of one producer's transaction (Record.ProducerID >= 0, same
+// epoch) as one transactional batch of that producer, each run of
+// ordinary records as one ordinary batch. It returns the offset after the
+// last. If an append fails, the coordinator is rebuilt from the log (which
+// may hold the batches appended before the failure).
 func (g *groups) appendLocked(out group.Output) (int64, error) {
 	if len(out.Records) == 0 {
 		return 0, nil
 	}
-	recs := make([]internalRecord, len(out.Records))
-	for i, r := range out.Records {
-		recs[i] = internalRecord{Key: r.Key, Value: r.Value}
+	producer := func(r group.Record) (int64, int16) {
+		if r.ProducerID < 0 {
+			return -1, -1
+		}
+		return r.ProducerID, r.ProducerEpoch
 	}
-	end, err := g.b.appendInternal(g.part, recs)
-	if err != nil {
-		g.resetLocked()
+	var end int64
+	for rs := out.Records; len(rs) > 0; {
+		pid, epoch := producer(rs[0])
+		n := 1
+		for ; n < len(rs); n++ {
+			if p, e := producer(rs[n]); p != pid || e != epoch {
+				break
+			}
+		}
+		recs := make([]internalRecord, n)
+		for i, r := range rs[:n] {
+			recs[i] = internalRecord{Key: r.Key, Value: r.Value}
+		}
+		var err error
+		end, err = g.b.appendInternalTxn(g.part, recs, pid, epoch)
+		if err != nil {
+			g.resetLocked()
+			return 0, err
+		}
+		rs = rs[n:]
 	}
-	return end, err
+	return end, nil
+}
+
+// completeTransaction settles producer pid's offsets pending in
+// TxnOffsetCommit: they become the committed offsets if commit, and are
+// dropped otherwise (group.Coordinator.CompleteTransaction). The
+// transaction wiring calls it once the producer's commit or abort marker
+// on __consumer_offsets-0 is durable, and before it lets the producer
+// start its next transaction. Calling it for a producer with nothing
+// pending, or twice, is harmless.
+func (g *groups) completeTransaction(pid int64, commit bool) {
+	g.mu.Lock()
+	out := g.mu.c.CompleteTransaction(g.b.cfg.now(), pid, commit)
+	end, err := g.appendLocked(out)
+	g.mu.Unlock()
+	g.poke()
+	g.deliver(out, end, err)
 }
 
 // deliver sends the replies of out once its records (appended up to end)
