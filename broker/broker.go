@@ -106,6 +106,7 @@ type Broker struct {
 
 	groups *groups      // the consumer group coordinator
 	pids   *producerIDs // producer id allocation
+	txns   *txns        // the transaction coordinator
 
 	reqBudget   *budget // request bytes buffered across connections
 	fetchBudget *budget // fetch response bytes held across connections
@@ -182,6 +183,11 @@ func New(opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	if err := b.startGroups(); err != nil {
+		b.closeLogs()
+		cancel()
+		return nil, err
+	}
+	if err := b.startTxns(); err != nil {
 		b.closeLogs()
 		cancel()
 		return nil, err

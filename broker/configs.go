@@ -149,6 +149,8 @@ var brokerOnlyDefs = []configDef{
 	{"offsets.retention.minutes", "", typeInt, "10080", "how long committed offsets outlive an empty group", validLong(1, math.MaxInt32)},
 	{"offsets.retention.check.interval.ms", "", typeLong, "600000", "how often expired offsets are removed", validLong(1, maxLong)},
 	{"offset.metadata.max.bytes", "", typeInt, "4096", "longest metadata string of a committed offset", validLong(0, math.MaxInt32)},
+	{"transaction.max.timeout.ms", "", typeInt, "900000", "longest transaction timeout a producer may ask for", validLong(1, math.MaxInt32)},
+	{"transactional.id.expiration.ms", "", typeInt, "604800000", "how long an idle transactional id is remembered", validLong(1, math.MaxInt32)},
 	{"fetch.max.bytes", "", typeInt, "57671680", "largest fetch response", validLong(1024, math.MaxInt32)},
 	{"eddy.fetch.memory.bytes", "", typeLong, "268435456", "fetch response bytes held in memory across all connections; fetches wait for room (back-pressure)", validLong(1<<20, maxLong)},
 }

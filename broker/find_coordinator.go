@@ -53,6 +53,5 @@ func handleFindCoordinator(c *conn, req kmsg.Request, _ *pending) (kmsg.Response
 }
 
 // transactionsEnabled reports whether this broker runs a transaction
-// coordinator. It does not yet: transactional ids get
-// COORDINATOR_NOT_AVAILABLE and InitProducerId is not advertised.
-func (b *Broker) transactionsEnabled() bool { return false }
+// coordinator.
+func (b *Broker) transactionsEnabled() bool { return b.txns != nil }

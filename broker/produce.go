@@ -129,13 +129,14 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 	pol := part.topic.policy.Load()
 	now := b.cfg.now().UnixMilli()
 	infos := make([]storage.BatchInfo, len(batches))
+	transactional := false
 	for i, batch := range batches {
 		info, err := storage.ValidateBatch(batch, pol.maxMessageBytes)
 		if err != nil {
 			return 0, err
 		}
-		if info.Transactional() || r.TransactionID != nil {
-			return 0, errTransactionsUnsupported
+		if info.Transactional() {
+			transactional = true
 		}
 		if pol.compacted {
 			if err := requireKeys(batch); err != nil {
@@ -158,6 +159,23 @@ func (b *Broker) produceTo(part *partition, records []byte, r *kmsg.ProduceReque
 		out.LogAppendTime = now
 	}
 	var end int64
+	if transactional {
+		// KIP-890-style verification: the partition must be in the
+		// producer's open transaction, or its records could hold the last
+		// stable offset back until a timeout nobody started. The
+		// coordinator stays locked until the batches are appended, so an
+		// EndTxn cannot slip its markers in between.
+		if b.txns == nil {
+			return 0, errNotInTransaction
+		}
+		b.txns.mu.Lock()
+		defer b.txns.mu.Unlock()
+		for i := range infos {
+			if !infos[i].Transactional() || !b.txns.mu.c.IsPartitionInTxn(infos[i].ProducerID, infos[i].ProducerEpoch, part.topic.name, part.index) {
+				return 0, errNotInTransaction
+			}
+		}
+	}
 	for i, batch := range batches {
 		base, err := part.log.Append(batch, &infos[i])
 		if errors.Is(err, storage.ErrDuplicate) {
@@ -202,10 +220,10 @@ func requireKeys(batch []byte) error {
 }
 
 var (
-	errInternalTopic           = errors.New("clients may not write to the broker's internal topics")
-	errInvalidRecord           = errors.New("invalid record")
-	errTransactionsUnsupported = errors.New("transactional produce needs the transaction coordinator, which this broker does not run")
-	errInvalidTimestamp        = errors.New("record timestamp outside message.timestamp.before.max.ms / after.max.ms")
+	errInternalTopic    = errors.New("clients may not write to the broker's internal topics")
+	errInvalidRecord    = errors.New("invalid record")
+	errNotInTransaction = errors.New("transactional produce to a partition that is not in the producer's open transaction (AddPartitionsToTxn first)")
+	errInvalidTimestamp = errors.New("record timestamp outside message.timestamp.before.max.ms / after.max.ms")
 )
 
 func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
@@ -233,8 +251,8 @@ func setProduceError(out *kmsg.ProduceResponseTopicPartition, err error) {
 		out.ErrorCode = kerr.InvalidTopicException.Code
 	case errors.Is(err, errInvalidTimestamp):
 		out.ErrorCode = kerr.InvalidTimestamp.Code
-	case errors.Is(err, errTransactionsUnsupported):
-		out.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	case errors.Is(err, errNotInTransaction):
+		out.ErrorCode = kerr.InvalidTxnState.Code
 	case errors.Is(err, storage.ErrClosed):
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 	default:
