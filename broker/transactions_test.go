@@ -66,3 +66,80 @@ func TestTransactionsCommitAbort(t *testing.T) {
 		t.Fatalf("read_uncommitted saw %d records, want 30", len(all))
 	}
 }
+
+// TestGroupTransactSession runs franz-go's consume-transform-produce
+// session (a group consumer whose offsets commit in the producer's
+// transaction): every input record appears exactly once in the output, and
+// the group's committed offsets end at the input's end.
+func TestGroupTransactSession(t *testing.T) {
+	b := testbroker.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(newClient(t, b))
+	createTopic(t, adm, "in", 3, nil)
+	createTopic(t, adm, "out", 3, nil)
+	prod := newClient(t, b, kgo.DefaultProduceTopic("in"))
+	const n = 300
+	for i := 0; i < n; i++ {
+		prod.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))}, nil)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(b.Addr()),
+		kgo.TransactionalID("eos-1"),
+		kgo.ConsumerGroup("eos-group"),
+		kgo.ConsumeTopics("in"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DefaultProduceTopic("out"),
+		kgo.RequireStableFetchOffsets(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	seen := 0
+	for seen < n {
+		fs := sess.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("transformed %d of %d: %v", seen, n, ctx.Err())
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: append(r.Value, "-out"...)}, nil)
+			seen++
+		})
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil || !committed {
+			t.Fatalf("end of transaction: committed %v, err %v", committed, err)
+		}
+	}
+	out := readValues(t, ctx, b, "out", kgo.ReadCommitted(), n)
+	got := map[string]int{}
+	for _, v := range out {
+		got[v]++
+	}
+	for i := 0; i < n; i++ {
+		if c := got[fmt.Sprintf("%d-out", i)]; c != 1 {
+			t.Fatalf("output of %d appears %d times", i, c)
+		}
+	}
+	offs, err := adm.FetchOffsets(ctx, "eos-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(e kadm.ListedOffset) {
+		o, ok := offs.Lookup("in", e.Partition)
+		if !ok || o.At != e.Offset {
+			t.Fatalf("partition %d: committed %+v, end %d", e.Partition, o, e.Offset)
+		}
+	})
+}
