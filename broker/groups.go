@@ -29,7 +29,7 @@ import (
 type groups struct {
 	b    *Broker
 	part *partition // __consumer_offsets-0
-	wake chan struct{}
+	deadlines
 
 	mu struct {
 		sync.Mutex
@@ -78,7 +78,7 @@ func (b *Broker) startGroups() error {
 	if err != nil {
 		return err
 	}
-	g := &groups{b: b, part: t.parts[0], wake: make(chan struct{}, 1)}
+	g := &groups{b: b, part: t.parts[0], deadlines: newDeadlines()}
 	c, n, err := g.load()
 	if err != nil {
 		return err
@@ -240,43 +240,20 @@ func (g *groups) deliver(out group.Output, end int64, err error) {
 	}()
 }
 
-func (g *groups) poke() {
-	select {
-	case g.wake <- struct{}{}:
-	default:
-	}
-}
-
 // timerLoop ticks the coordinator at its next deadline.
 func (g *groups) timerLoop() {
 	defer g.b.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
+	g.run(g.b.ctx, func() (time.Time, bool) {
 		g.mu.Lock()
-		next, ok := g.mu.c.NextDeadline()
-		g.mu.Unlock()
-		wait := time.Hour
-		if ok {
-			wait = max(time.Until(next), 0)
-		}
-		timer.Reset(wait)
-		select {
-		case <-g.b.ctx.Done():
-			return
-		case <-g.wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
-			continue
-		case <-timer.C:
-		}
+		defer g.mu.Unlock()
+		return g.mu.c.NextDeadline()
+	}, func() {
 		g.mu.Lock()
 		out := g.mu.c.Tick(g.b.cfg.now())
 		end, err := g.appendLocked(out)
 		g.mu.Unlock()
 		g.deliver(out, end, err)
-	}
+	})
 }
 
 // groupHandler is the handler of every group API: the files named after

@@ -26,7 +26,7 @@ import (
 type txns struct {
 	b    *Broker
 	part *partition // __transaction_state-0
-	wake chan struct{}
+	deadlines
 
 	mu struct {
 		sync.Mutex
@@ -49,7 +49,7 @@ func (b *Broker) startTxns() error {
 	if err != nil {
 		return err
 	}
-	x := &txns{b: b, part: t.parts[0], wake: make(chan struct{}, 1)}
+	x := &txns{b: b, part: t.parts[0], deadlines: newDeadlines()}
 	c, n, err := x.load()
 	if err != nil {
 		return err
@@ -230,44 +230,21 @@ func (x *txns) writeMarker(m txn.Markers, tp txn.TopicPartition) error {
 	return nil
 }
 
-func (x *txns) poke() {
-	select {
-	case x.wake <- struct{}{}:
-	default:
-	}
-}
-
 // timerLoop ticks the coordinator at its next deadline (transaction
 // timeouts, id expiry).
 func (x *txns) timerLoop() {
 	defer x.b.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
+	x.run(x.b.ctx, func() (time.Time, bool) {
 		x.mu.Lock()
-		next, ok := x.mu.c.NextDeadline()
-		x.mu.Unlock()
-		wait := time.Hour
-		if ok {
-			wait = max(time.Until(next), 0)
-		}
-		timer.Reset(wait)
-		select {
-		case <-x.b.ctx.Done():
-			return
-		case <-x.wake:
-			if !timer.Stop() {
-				<-timer.C
-			}
-			continue
-		case <-timer.C:
-		}
+		defer x.mu.Unlock()
+		return x.mu.c.NextDeadline()
+	}, func() {
 		x.mu.Lock()
 		out := x.mu.c.Tick(x.b.cfg.now())
 		end, err := x.appendLocked(out)
 		x.mu.Unlock()
 		x.deliver(out, end, err)
-	}
+	})
 }
 
 // txnHandler is the handler of every transaction API.
