@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/coord/internal/deadline"
 )
 
 // ReplyTo is the caller's token for a request: whatever the broker needs
@@ -63,10 +65,8 @@ type Coordinator struct {
 	started bool      // a call with a time has been made; Restore is over
 	out     Output    // accumulates during a call
 
-	timers  timerHeap
-	seq     uint64 // last timer sequence number handed out
-	stale   int    // entries in timers whose timer was re-armed or disarmed
-	cleanup timer  // the offset-retention sweep
+	timers  deadline.Queue[timerKey]
+	cleanup timer // the offset-retention sweep
 
 	// pos numbers the records of __consumer_offsets in log order: those
 	// restored, then those written. Offsets remember the position of
@@ -173,15 +173,7 @@ func (c *Coordinator) Tick(now time.Time) Output {
 // is armed (before the first call, the offset-retention sweep is not armed
 // yet).
 func (c *Coordinator) NextDeadline() (time.Time, bool) {
-	for len(c.timers) > 0 {
-		e := c.timers[0]
-		if t := c.lookup(e); t != nil && t.seq == e.seq {
-			return e.at, true
-		}
-		c.timers.pop()
-		c.stale = max(c.stale-1, 0)
-	}
-	return time.Time{}, false
+	return c.timers.Next(c.lookup)
 }
 
 // begin starts a call at now: the first call starts the coordinator
@@ -197,23 +189,16 @@ func (c *Coordinator) begin(now time.Time) {
 		return
 	}
 	target := c.now
-	for len(c.timers) > 0 {
-		e := c.timers[0]
-		if e.at.After(target) {
+	for {
+		k, at, ok := c.timers.PopDue(target, c.lookup)
+		if !ok {
 			break
 		}
-		c.timers.pop()
-		t := c.lookup(e)
-		if t == nil || t.seq != e.seq {
-			c.stale = max(c.stale-1, 0)
-			continue
-		}
-		t.seq = 0
-		if e.at.After(last) {
-			last = e.at
+		if at.After(last) {
+			last = at
 		}
 		c.now = last
-		c.fire(e)
+		c.fire(k)
 	}
 	c.now = target
 }
@@ -222,7 +207,7 @@ func (c *Coordinator) begin(now time.Time) {
 func (c *Coordinator) flush() Output {
 	out := c.out
 	c.out = Output{}
-	c.maybeCompactTimers()
+	c.timers.Compact(c.lookup)
 	return out
 }
 
@@ -337,7 +322,7 @@ func (c *Coordinator) start() {
 }
 
 // fire runs the work of the expired timer e.
-func (c *Coordinator) fire(e timerEntry) {
+func (c *Coordinator) fire(e timerKey) {
 	if e.kind == kindCleanup {
 		c.expireOffsets()
 		c.arm(&c.cleanup, c.now.Add(c.cfg.OffsetsRetentionCheckInterval), kindCleanup, "", "")

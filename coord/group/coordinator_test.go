@@ -330,7 +330,7 @@ func TestTimerHeapStaysSmall(t *testing.T) {
 		now = now.Add(time.Millisecond)
 		c.Heartbeat(now, hb, nil)
 	}
-	if n := len(c.timers); n > 200 {
+	if n := c.timers.Len(); n > 200 {
 		t.Fatalf("%d timer entries for 2 timers", n)
 	}
 	if at, ok := c.NextDeadline(); !ok || !at.Equal(now.Add(10*time.Second)) {

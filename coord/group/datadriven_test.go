@@ -554,10 +554,10 @@ func (h *harness) state(name string) string {
 	var b strings.Builder
 	b.WriteString(h.summary(name))
 	at := func(t timer) string {
-		if !t.armed() {
+		if !t.Armed() {
 			return "-"
 		}
-		return fmtTime(t.at)
+		return fmtTime(t.At)
 	}
 	fmt.Fprintf(&b, "  since=%s join-timer=%s sync-timer=%s", fmtTime(g.stateSince), at(g.joinTimer), at(g.syncTimer))
 	if g.initial != nil {

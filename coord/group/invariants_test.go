@@ -16,7 +16,7 @@ func (c *Coordinator) checkInvariants() error {
 			return fmt.Errorf("group %q registered as %q", g.name, name)
 		}
 	}
-	if c.started && !c.cleanup.armed() {
+	if c.started && !c.cleanup.Armed() {
 		return fmt.Errorf("retention sweep not armed")
 	}
 	return c.checkTxnOffsets()
@@ -96,7 +96,7 @@ func (c *Coordinator) checkGroup(g *group) error {
 		if m.sync != nil && g.state != CompletingRebalance {
 			return fmt.Errorf("member %s has a SyncGroup parked in %s", m.id, g.state)
 		}
-		if c.started && !m.session.armed() && m.join == nil && m.sync == nil {
+		if c.started && !m.session.Armed() && m.join == nil && m.sync == nil {
 			return fmt.Errorf("member %s has no session timer", m.id)
 		}
 		if m.protocolType != g.protocolType {
@@ -133,7 +133,7 @@ func (c *Coordinator) checkGroup(g *group) error {
 			return fmt.Errorf("Empty with %d members", len(g.members))
 		}
 	case PreparingRebalance:
-		if c.started && !g.joinTimer.armed() {
+		if c.started && !g.joinTimer.Armed() {
 			return fmt.Errorf("PreparingRebalance without a join timer")
 		}
 	case CompletingRebalance, Stable:
@@ -143,10 +143,10 @@ func (c *Coordinator) checkGroup(g *group) error {
 		if g.protocol == "" {
 			return fmt.Errorf("%s without a protocol", g.state)
 		}
-		if len(g.pendingSync) > 0 && (!g.syncTimer.armed() || g.syncGen != g.generation) {
+		if len(g.pendingSync) > 0 && (!g.syncTimer.Armed() || g.syncGen != g.generation) {
 			return fmt.Errorf("members %v pending sync without a timer", g.pendingSync)
 		}
-		if g.joinTimer.armed() {
+		if g.joinTimer.Armed() {
 			return fmt.Errorf("%s with a join timer", g.state)
 		}
 	}
@@ -156,7 +156,7 @@ func (c *Coordinator) checkGroup(g *group) error {
 		}
 	}
 	for id, p := range g.pending {
-		if p.id != id || (c.started && !p.session.armed()) {
+		if p.id != id || (c.started && !p.session.Armed()) {
 			return fmt.Errorf("pending member %s broken", id)
 		}
 	}

@@ -1,20 +1,14 @@
 package group
 
 import (
-	"container/heap"
 	"time"
+
+	"github.com/eddy-streaming/eddy/coord/internal/deadline"
 )
 
 // A timer is a deadline owned by a group, a member, a pending member or the
-// coordinator. Arming pushes an entry on the coordinator's heap and
-// remembers the entry's sequence number; re-arming or disarming changes the
-// number, so the old entry goes stale and is skipped when it surfaces.
-type timer struct {
-	at  time.Time
-	seq uint64 // 0: disarmed
-}
-
-func (t *timer) armed() bool { return t.seq != 0 }
+// coordinator, kept in the coordinator's deadline.Queue under a timerKey.
+type timer = deadline.Timer
 
 type timerKind uint8
 
@@ -26,55 +20,24 @@ const (
 	kindCleanup                  // coordinator: offset-retention sweep
 )
 
-type timerEntry struct {
-	at     time.Time
-	seq    uint64
+// timerKey names a timer's owner.
+type timerKey struct {
 	kind   timerKind
 	group  string
 	member string
 }
 
-// timerHeap orders entries by deadline, then by arming order.
-type timerHeap []timerEntry
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timerEntry)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
-func (h *timerHeap) pop() timerEntry { return heap.Pop(h).(timerEntry) }
-
 // arm sets t to fire at at.
 func (c *Coordinator) arm(t *timer, at time.Time, kind timerKind, group, member string) {
-	if t.armed() {
-		c.stale++
-	}
-	c.seq++
-	t.at, t.seq = at, c.seq
-	heap.Push(&c.timers, timerEntry{at: at, seq: c.seq, kind: kind, group: group, member: member})
+	c.timers.Arm(t, at, timerKey{kind: kind, group: group, member: member})
 }
 
 // disarm cancels t.
-func (c *Coordinator) disarm(t *timer) {
-	if t.armed() {
-		c.stale++
-		t.seq = 0
-	}
-}
+func (c *Coordinator) disarm(t *timer) { c.timers.Disarm(t) }
 
 // lookup finds the timer an entry was armed for, or nil if its owner is
 // gone.
-func (c *Coordinator) lookup(e timerEntry) *timer {
+func (c *Coordinator) lookup(e timerKey) *timer {
 	if e.kind == kindCleanup {
 		return &c.cleanup
 	}
@@ -97,22 +60,4 @@ func (c *Coordinator) lookup(e timerEntry) *timer {
 		}
 	}
 	return nil
-}
-
-// maybeCompactTimers rebuilds the heap without stale entries once they are
-// the majority, so frequent heartbeats do not grow it without bound.
-func (c *Coordinator) maybeCompactTimers() {
-	if c.stale < 64 || c.stale < len(c.timers)/2 {
-		return
-	}
-	live := c.timers[:0]
-	for _, e := range c.timers {
-		if t := c.lookup(e); t != nil && t.seq == e.seq {
-			live = append(live, e)
-		}
-	}
-	clear(c.timers[len(live):])
-	c.timers = live
-	heap.Init(&c.timers)
-	c.stale = 0
 }

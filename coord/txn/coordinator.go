@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streaming/eddy/coord/internal/deadline"
 )
 
 // ReplyTo is the caller's token for a request: whatever the broker needs
@@ -70,9 +72,7 @@ type Coordinator struct {
 	started bool      // a call with a time has been made; Restore is over
 	out     Output    // accumulates during a call
 
-	timers timerHeap
-	seq    uint64 // last timer sequence number handed out
-	stale  int    // entries in timers whose timer was re-armed or disarmed
+	timers deadline.Queue[string] // by transactional id
 }
 
 // New returns an empty Coordinator. It fails with an error wrapping
@@ -136,15 +136,7 @@ func (c *Coordinator) Tick(now time.Time) Output {
 // NextDeadline returns when Tick next has work to do, and false if
 // nothing is armed.
 func (c *Coordinator) NextDeadline() (time.Time, bool) {
-	for len(c.timers) > 0 {
-		e := c.timers[0]
-		if t := c.lookup(e); t != nil && t.seq == e.seq {
-			return e.at, true
-		}
-		c.timers.pop()
-		c.stale = max(c.stale-1, 0)
-	}
-	return time.Time{}, false
+	return c.timers.Next(c.lookup)
 }
 
 // MarkersWritten reports that the markers of a Markers request (named by
@@ -175,23 +167,16 @@ func (c *Coordinator) begin(now time.Time) {
 	if !c.started {
 		c.start()
 	}
-	for len(c.timers) > 0 {
-		e := c.timers[0]
-		if e.at.After(target) {
+	for {
+		id, at, ok := c.timers.PopDue(target, c.lookup)
+		if !ok {
 			break
 		}
-		c.timers.pop()
-		t := c.lookup(e)
-		if t == nil || t.seq != e.seq {
-			c.stale = max(c.stale-1, 0)
-			continue
-		}
-		t.seq = 0
-		if e.at.After(last) {
-			last = e.at
+		if at.After(last) {
+			last = at
 		}
 		c.now = last
-		c.fire(c.txns[e.id])
+		c.fire(c.txns[id])
 	}
 	c.now = target
 }
@@ -226,7 +211,7 @@ func (c *Coordinator) fire(t *transaction) {
 func (c *Coordinator) flush() Output {
 	out := c.out
 	c.out = Output{}
-	c.maybeCompactTimers()
+	c.timers.Compact(c.lookup)
 	return out
 }
 

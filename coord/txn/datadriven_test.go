@@ -448,12 +448,12 @@ func (h *harness) fmtState(t *transaction) string {
 		fmt.Fprintf(&b, " start=%s", fmtTime(t.start))
 	}
 	fmt.Fprintf(&b, " update=%s", fmtTime(t.updated))
-	if t.timer.armed() {
+	if t.timer.Armed() {
 		what := "expires"
 		if t.state == Ongoing {
 			what = "times out"
 		}
-		fmt.Fprintf(&b, " %s=%s", what, fmtTime(t.timer.at))
+		fmt.Fprintf(&b, " %s=%s", what, fmtTime(t.timer.At))
 	}
 	return b.String()
 }

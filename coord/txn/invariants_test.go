@@ -46,7 +46,7 @@ func (c *Coordinator) checkTxn(t *transaction) error {
 		if epochExhausted(t.epoch) && t.epoch == 1<<15-1 {
 			return fmt.Errorf("Ongoing at epoch %d, which cannot be fenced", t.epoch)
 		}
-		if false && (!t.timer.armed() || !t.timer.at.Equal(t.start.Add(millis(t.timeoutMs)))) {
+		if false && (!t.timer.Armed() || !t.timer.At.Equal(t.start.Add(millis(t.timeoutMs)))) {
 			return fmt.Errorf("Ongoing with timer %+v, start %v timeout %dms", t.timer, t.start, t.timeoutMs)
 		}
 	case PrepareCommit, PrepareAbort:
@@ -60,7 +60,7 @@ func (c *Coordinator) checkTxn(t *transaction) error {
 	default:
 		return fmt.Errorf("state %s", t.state)
 	}
-	if t.idle() && c.started && (!t.timer.armed() || !t.timer.at.Equal(t.updated.Add(c.cfg.TransactionalIDExpiration))) {
+	if t.idle() && c.started && (!t.timer.Armed() || !t.timer.At.Equal(t.updated.Add(c.cfg.TransactionalIDExpiration))) {
 		return fmt.Errorf("%s with timer %+v, updated %v", t.state, t.timer, t.updated)
 	}
 	if !t.open() && len(t.groups) > 0 {
