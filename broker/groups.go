@@ -157,7 +157,9 @@ func (g *groups) handle(c *conn, req kmsg.Request, p *pending) (kmsg.Response, e
 // may hold the batches appended before the failure).
 func (g *groups) appendLocked(out group.Output) (int64, error) {
 	if len(out.Records) == 0 {
-		return 0, nil
+		// Replies may still describe records of earlier calls (an
+		// OffsetFetch right after a commit): they wait for those.
+		return g.part.log.Offsets().LogEnd, nil
 	}
 	producer := func(r group.Record) (int64, int16) {
 		if r.ProducerID < 0 {
@@ -223,7 +225,7 @@ func (g *groups) deliver(out group.Output, end int64, err error) {
 			p.finish(r.Response, nil)
 		}
 	}
-	if err != nil || len(out.Records) == 0 {
+	if err != nil || g.part.log.HighWatermark() >= end {
 		send(err)
 		return
 	}
