@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -19,19 +20,29 @@ import (
 // with a null value) once they are older than delete.retention.ms.
 //
 // One pass of Compact:
-//  1. picks the cleanable segments: every rolled segment whose newest
-//     record is older than min.compaction.lag.ms (the active segment is
-//     never cleaned, so producers and consumers of the tail are never
-//     touched);
+//  1. picks the cleanable segments: every rolled segment below both the
+//     high watermark and the last stable offset whose newest record is
+//     older than min.compaction.lag.ms (the active segment is never
+//     cleaned, so producers and consumers of the tail are never touched,
+//     and neither is a record of a transaction still open);
 //  2. builds a map from a 128-bit hash of each key to the offset of its
 //     latest record in those segments, bounded to MaxKeys entries: when
 //     the keys do not fit, only the leading segments whose keys fit are
-//     cleaned this pass (bounded memory, as Kafka's dedupe buffer);
+//     cleaned this pass (bounded memory, as Kafka's dedupe buffer).
+//     Records of aborted transactions never enter the map: an aborted
+//     write must not shadow the committed value of its key (an aborted
+//     TxnOffsetCommit in __consumer_offsets would otherwise erase the
+//     group's committed offset). Records of committed transactions count
+//     as ordinary records;
 //  3. rewrites each segment 1:1 into <base>.cleaned, keeping a record when
 //     it is the latest for its key (or has no key), dropping old
-//     tombstones; batches left whole are copied byte for byte, others are
-//     rebuilt with their surviving records at their original offsets,
-//     compressed with the same codec;
+//     tombstones and every record of an aborted transaction; batches left
+//     whole are copied byte for byte, others are rebuilt with their
+//     surviving records at their original offsets, compressed with the
+//     same codec. A transaction marker is kept while any record of its
+//     transaction is, so a replay of the log still sees the transaction
+//     end; once none is left it goes after delete.retention.ms, as a
+//     tombstone does;
 //  4. swaps each rewritten segment in: its index files are removed, the
 //     .cleaned file is fsynced and renamed over the .log file (the atomic
 //     commit point), and new index files are written. Readers holding the
@@ -61,6 +72,8 @@ type CompactStats struct {
 	RecordsKept    int64
 	RecordsGone    int64
 	TombstonesGone int64
+	AbortedGone    int64 // records of aborted transactions removed
+	MarkersGone    int64 // transaction markers removed (no record of theirs left)
 
 	oldestTombstone int64 // timestamp of the oldest tombstone kept
 }
@@ -102,9 +115,14 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 		l.mu.Unlock()
 		return stats, nil
 	}
+	stable := l.mu.hw
+	if first := l.mu.producers.firstUnstable(); first >= 0 && first < stable {
+		stable = first
+	}
+	aborted := newAbortedSet(l.mu.producers.Aborted)
 	var views []segView
 	for _, s := range l.mu.segs[:len(l.mu.segs)-1] {
-		if s.next > l.mu.hw || (s.maxTs >= 0 && now-s.maxTs < cfg.MinCompactionLagMs) {
+		if s.next > stable || (s.maxTs >= 0 && now-s.maxTs < cfg.MinCompactionLagMs) {
 			break // keep order: clean a prefix of the log
 		}
 		s.acquire()
@@ -143,8 +161,8 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 	end := 0
 	for i, v := range views {
 		added := map[keyHash]int64{}
-		err := eachRecord(v.s.f, v.size, func(off int64, _ int64, r *codec.Record) error {
-			if r.Key != nil {
+		err := eachRecord(v.s.f, v.size, func(h *header, off int64, _ int64, r *codec.Record) error {
+			if r.Key != nil && !aborted.contains(h) {
 				added[hasher.sum(r.Key)] = off
 			}
 			return nil
@@ -170,8 +188,9 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 	// Pass 2: rewrite and swap each segment.
 	horizon := now - cfg.DeleteRetentionMs
 	oldestTombstone := int64(math.MaxInt64)
+	txns := txnCleaning{aborted: aborted, kept: map[int64]bool{}, snapshotFloor: l.oldestSnapshot()}
 	for _, v := range views[:end] {
-		st, err := l.cleanSegment(v.s, v.size, latest, hasher, horizon, interval)
+		st, err := l.cleanSegment(v.s, v.size, latest, hasher, horizon, interval, &txns)
 		if err != nil {
 			return stats, err
 		}
@@ -181,6 +200,8 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 		stats.RecordsKept += st.RecordsKept
 		stats.RecordsGone += st.RecordsGone
 		stats.TombstonesGone += st.TombstonesGone
+		stats.AbortedGone += st.AbortedGone
+		stats.MarkersGone += st.MarkersGone
 		oldestTombstone = min(oldestTombstone, st.oldestTombstone)
 	}
 	// A later pass must run, however clean the log is, once the oldest
@@ -203,9 +224,45 @@ func (l *Log) Compact(cfg CompactionConfig) (CompactStats, error) {
 	return stats, nil
 }
 
+// abortedSet answers whether a transactional batch belongs to an aborted
+// transaction: the transactions of one producer never overlap, so a batch
+// of producer P is aborted when its base offset lies between the first
+// offset and the abort marker of one of P's aborted transactions.
+type abortedSet map[int64][]AbortedTxn // by producer, ordered by offset
+
+func newAbortedSet(all []AbortedTxn) abortedSet {
+	s := abortedSet{}
+	for _, a := range all {
+		s[a.ProducerID] = append(s[a.ProducerID], a)
+	}
+	return s
+}
+
+func (s abortedSet) contains(h *header) bool {
+	if h.attributes&AttrTransactional == 0 || h.attributes&AttrControl != 0 {
+		return false
+	}
+	txns := s[h.producerID]
+	i := sort.Search(len(txns), func(i int) bool { return txns[i].LastOffset >= h.baseOffset })
+	return i < len(txns) && txns[i].FirstOffset <= h.baseOffset
+}
+
+// txnCleaning is what one pass tracks of transactions while it rewrites
+// the segments in offset order.
+type txnCleaning struct {
+	aborted abortedSet
+	// kept: producers whose current transaction has a record kept so
+	// far; its marker must stay.
+	kept map[int64]bool
+	// snapshotFloor: markers at or above the oldest producer snapshot
+	// stay. Recovery replays the log from a snapshot, which may have been
+	// taken inside a transaction: the replay must meet its marker.
+	snapshotFloor int64
+}
+
 // eachRecord calls fn for every record of the first size bytes of f, with
-// the record's offset and timestamp.
-func eachRecord(f vfs.File, size int64, fn func(off, ts int64, r *codec.Record) error) error {
+// its batch's header and the record's offset and timestamp.
+func eachRecord(f vfs.File, size int64, fn func(h *header, off, ts int64, r *codec.Record) error) error {
 	var rr codec.RecordReader
 	var ferr error
 	end, err := scanSegment(f, 0, size, true, func(_ int64, h *header, batch []byte) bool {
@@ -226,7 +283,7 @@ func eachRecord(f vfs.File, size int64, fn func(off, ts int64, r *codec.Record) 
 			if logAppend {
 				ts = h.maxTimestamp
 			}
-			if err := fn(base+int64(r.OffsetDelta), ts, r); err != nil {
+			if err := fn(h, base+int64(r.OffsetDelta), ts, r); err != nil {
 				ferr = err
 				return false
 			}
@@ -250,7 +307,7 @@ func eachRecord(f vfs.File, size int64, fn func(off, ts int64, r *codec.Record) 
 }
 
 // cleanSegment rewrites one segment and swaps it in.
-func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, hasher keyHasher, horizon int64, interval int) (CompactStats, error) {
+func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, hasher keyHasher, horizon int64, interval int, txns *txnCleaning) (CompactStats, error) {
 	st := CompactStats{oldestTombstone: math.MaxInt64}
 	tmp := s.path + cleanedSuffix
 	out, err := l.fs.Create(tmp)
@@ -283,13 +340,27 @@ func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, has
 			pos += int64(len(b))
 			return true
 		}
+		txn := h.attributes&AttrTransactional != 0
 		if h.attributes&AttrControl != 0 {
-			return write(batch)
+			if !txn || txns.kept[h.producerID] || h.maxTimestamp >= horizon || h.baseOffset >= txns.snapshotFloor {
+				if txn && !txns.kept[h.producerID] {
+					st.oldestTombstone = min(st.oldestTombstone, h.maxTimestamp)
+				}
+				delete(txns.kept, h.producerID)
+				return write(batch)
+			}
+			st.MarkersGone++
+			return true
 		}
 		recs, n, err := codec.BatchRecords(batch, lookupLimit)
 		if err != nil {
 			werr = err
 			return false
+		}
+		if txns.aborted.contains(h) {
+			st.RecordsGone += int64(n)
+			st.AbortedGone += int64(n)
+			return true
 		}
 		first := batchFirstTimestamp(batch)
 		logAppend := h.attributes&AttrTimestampType != 0
@@ -327,6 +398,9 @@ func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, has
 		if err := rr.Err(); err != nil {
 			werr = err
 			return false
+		}
+		if txn && len(kept) > 0 {
+			txns.kept[h.producerID] = true
 		}
 		switch {
 		case len(kept) == int(n):
@@ -432,6 +506,22 @@ func (l *Log) swapSegment(old, ns *segment, tmp string) error {
 		l.logger.Warn("writing indexes of a cleaned segment", "segment", ns.path, "err", err)
 	}
 	return nil
+}
+
+// oldestSnapshot is the offset of the oldest producer snapshot, or
+// MaxInt64 if there is none (recovery then replays the whole log).
+func (l *Log) oldestSnapshot() int64 {
+	oldest := int64(math.MaxInt64)
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return -1 // unknown: keep every marker
+	}
+	for _, n := range names {
+		if off, err := strconv.ParseInt(strings.TrimSuffix(n, snapshotSuffix), 10, 64); err == nil && strings.HasSuffix(n, snapshotSuffix) {
+			oldest = min(oldest, off)
+		}
+	}
+	return oldest
 }
 
 func (l *Log) cleanerCheckpointLocked() int64 {
