@@ -1,0 +1,256 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// collector receives every record a task writes: sink output, repartition
+// records, changelog updates and dead letters. Partition -1 means
+// "partition by key"; otherwise the record goes to that partition.
+type collector interface {
+	send(r *kgo.Record)
+}
+
+// env is what the tasks of one running topology share: names, policies,
+// the collector, clocks and counters.
+type env struct {
+	appID    string
+	dlq      string
+	policy   ErrorPolicy
+	log      *slog.Logger
+	out      collector
+	metrics  *Metrics
+	wallNow  func() int64 // wall-clock time in ms; the test driver controls it
+	stateDir string       // where persistent stores live ("" = none used)
+	caching  bool         // store write caches (off in the test driver)
+	global   *task        // the global-table task, if any
+}
+
+// task runs one sub-topology for one partition: its operators, stores,
+// stream time and punctuators. A task is used by one goroutine at a time.
+type task struct {
+	env       *env
+	top       *Topology
+	sub       *subTopology
+	partition int32
+	id        string
+
+	inputs     map[string]func(*kgo.Record) // by resolved topic
+	stores     map[string]storeInstance
+	streamTime int64
+	cur        *kgo.Record // input record being processed (for dead letters)
+	puncts     []*punctuator
+	closers    []func() error
+	fatal      error
+}
+
+const noTime = math.MinInt64
+
+func newTask(e *env, top *Topology, sub *subTopology, partition int32) (*task, error) {
+	t := &task{
+		env: e, top: top, sub: sub, partition: partition,
+		inputs:     map[string]func(*kgo.Record){},
+		stores:     map[string]storeInstance{},
+		streamTime: noTime,
+	}
+	if sub.id < 0 {
+		t.id = "global"
+	} else {
+		t.id = fmt.Sprintf("%d_%d", sub.id, partition)
+	}
+	for _, s := range sub.stores {
+		st, err := s.open(t)
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("stream: task %s: opening store %q: %w", t.id, s.name, err)
+		}
+		t.stores[s.name] = st
+	}
+	built := map[*node]any{}
+	var build func(n *node) any
+	build = func(n *node) any {
+		if v, ok := built[n]; ok {
+			return v
+		}
+		down := make([]any, len(n.children))
+		for i, c := range n.children {
+			down[i] = build(c)
+		}
+		v := n.build(t, down)
+		built[n] = v
+		return v
+	}
+	for _, n := range sub.nodes {
+		v := build(n)
+		if n.source != nil {
+			t.inputs[n.source.resolve(e.appID)] = v.(func(*kgo.Record))
+		}
+	}
+	if t.fatal != nil {
+		t.close()
+		return nil, t.fatal
+	}
+	return t, nil
+}
+
+// process runs one input record through the task. It returns an error only
+// when the task must stop (error policy Stop, or a store failure).
+func (t *task) process(r *kgo.Record) (err error) {
+	in := t.inputs[r.Topic]
+	if in == nil {
+		return fmt.Errorf("stream: task %s has no source for topic %q", t.id, r.Topic)
+	}
+	t.cur = r
+	defer func() {
+		if p := recover(); p != nil {
+			t.fail(StageProcess, fmt.Errorf("panic: %v", p))
+		}
+		t.cur = nil
+		if err == nil {
+			err = t.fatal
+		}
+	}()
+	in(r)
+	t.env.metrics.RecordsProcessed.Add(1)
+	t.punctuate(PunctuateStreamTime, t.streamTime)
+	return nil
+}
+
+// observe moves the task's stream time forward to ts.
+func (t *task) observe(ts int64) {
+	if ts > t.streamTime {
+		t.streamTime = ts
+	}
+}
+
+// send hands a record to the collector.
+func (t *task) send(r *kgo.Record) { t.env.out.send(r) }
+
+// Stage says where a record failed.
+type Stage string
+
+// The stages recorded in the eddy.dlq.stage header.
+const (
+	StageDeserialize Stage = "deserialize"
+	StageProcess     Stage = "process"
+	StageSerialize   Stage = "serialize"
+	StageLate        Stage = "late"
+)
+
+// Dead-letter headers: every dead letter is the original input record
+// (key, value, timestamp, headers) plus these.
+const (
+	HeaderReason    = "eddy.dlq.reason"
+	HeaderStage     = "eddy.dlq.stage"
+	HeaderTopic     = "eddy.dlq.topic"
+	HeaderPartition = "eddy.dlq.partition"
+	HeaderOffset    = "eddy.dlq.offset"
+)
+
+// ErrorPolicy says what happens to a record that cannot be deserialized or
+// processed. Late records always go to the dead-letter topic.
+type ErrorPolicy int
+
+const (
+	// DeadLetter writes the input record to the dead-letter topic with the
+	// reason in headers and goes on (the default).
+	DeadLetter ErrorPolicy = iota
+	// Skip logs the error and goes on.
+	Skip
+	// Stop stops the application with the error.
+	Stop
+)
+
+// fail handles a record that failed at stage: counts it and applies the
+// error policy. Late records always go to the dead-letter topic.
+func (t *task) fail(stage Stage, err error) {
+	m := t.env.metrics
+	switch stage {
+	case StageDeserialize:
+		m.DeserializationErrors.Add(1)
+	case StageLate:
+		m.LateRecords.Add(1)
+	default:
+		m.ProcessingErrors.Add(1)
+	}
+	policy := t.env.policy
+	if stage == StageLate {
+		policy = DeadLetter
+	}
+	cur := t.cur
+	switch {
+	case policy == Stop:
+		if t.fatal == nil {
+			t.fatal = fmt.Errorf("stream: task %s: %s error: %w", t.id, stage, err)
+		}
+	case policy == Skip || cur == nil:
+		m.Skipped.Add(1)
+		t.env.log.Warn("skipping record", "task", t.id, "stage", string(stage), "err", err, "topic", topicOf(cur), "offset", offsetOf(cur))
+	default:
+		hs := make([]Header, 0, len(cur.Headers)+5)
+		hs = append(hs, cur.Headers...)
+		hs = append(hs,
+			Header{Key: HeaderReason, Value: []byte(err.Error())},
+			Header{Key: HeaderStage, Value: []byte(stage)},
+			Header{Key: HeaderTopic, Value: []byte(cur.Topic)},
+			Header{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(cur.Partition), 10)},
+			Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, cur.Offset, 10)},
+		)
+		m.DeadLettered.Add(1)
+		t.send(&kgo.Record{Topic: t.env.dlq, Key: cur.Key, Value: cur.Value, Timestamp: cur.Timestamp, Headers: hs, Partition: -1})
+	}
+}
+
+func topicOf(r *kgo.Record) string {
+	if r == nil {
+		return ""
+	}
+	return r.Topic
+}
+
+func offsetOf(r *kgo.Record) int64 {
+	if r == nil {
+		return -1
+	}
+	return r.Offset
+}
+
+// flush writes every store's cached updates to the store and its
+// changelog. The caller commits input offsets only after flush succeeds
+// and the changelog records are acknowledged.
+func (t *task) flush() error {
+	var errs []error
+	for _, s := range t.sub.stores {
+		if st := t.stores[s.name]; st != nil {
+			errs = append(errs, st.flush())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close closes processors and stores.
+func (t *task) close() error {
+	var errs []error
+	for _, c := range t.closers {
+		errs = append(errs, c())
+	}
+	for _, st := range t.stores {
+		errs = append(errs, st.close())
+	}
+	return errors.Join(errs...)
+}
+
+// wallTick runs the wall-clock punctuators that are due.
+func (t *task) wallTick() error {
+	t.punctuate(PunctuateWallClock, t.env.wallNow())
+	return t.fatal
+}
+
+func msToTime(ms int64) time.Time { return time.UnixMilli(ms) }
