@@ -45,9 +45,10 @@ func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
 	wait := time.Duration(r.MaxWaitMillis) * time.Millisecond
 	if res.final(r, wait > 0) {
 		p.hold(c, res.held)
+		p.bufs = res.bufs
 		return res.resp, res.err
 	}
-	c.releaseFetch(res.held)
+	res.discard(c)
 	deadline := time.Now().Add(wait)
 	go func() {
 		timer := time.NewTimer(wait)
@@ -56,13 +57,15 @@ func handleFetch(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error) {
 			res = c.fetchOnce(r)
 			if res.final(r, time.Now().Before(deadline)) {
 				p.hold(c, res.held)
+				p.bufs = res.bufs
 				p.finish(res.resp, res.err)
 				return
 			}
-			c.releaseFetch(res.held)
+			res.discard(c)
 		}
 		res = c.fetchOnce(r)
 		p.hold(c, res.held)
+		p.bufs = res.bufs
 		p.finish(res.resp, res.err)
 	}()
 	return nil, nil
@@ -74,7 +77,16 @@ type fetchResult struct {
 	bytes   int               // record bytes in resp
 	watches []<-chan struct{} // nil when a partition had an error: answer at once
 	held    int64             // fetch memory reserved for resp
+	bufs    [][]byte          // pooled buffers holding resp's records (see pending.bufs)
 	err     error             // the connection is closing
+}
+
+// discard gives back what a pass that is not the answer holds.
+func (f *fetchResult) discard(c *conn) {
+	c.releaseFetch(f.held)
+	for _, b := range f.bufs {
+		putBuf(b)
+	}
 }
 
 // final reports whether this pass is the answer: enough bytes, an error to
@@ -187,6 +199,7 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 	// room (back-pressure). A connection never holds more than
 	// fetch.max.bytes, except for one oversized first batch (KIP-74).
 	var held int64
+	var bufs [][]byte
 	total := 0
 	var watches []<-chan struct{}
 	hadError := false
@@ -247,7 +260,7 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 						return fetchResult{err: err}
 					}
 				}
-				data, err := part.log.Read(rp.FetchOffset, max(limit, 0), upTo)
+				data, err := part.log.ReadWith(rp.FetchOffset, max(limit, 0), upTo, getBuf)
 				switch {
 				case errors.Is(err, storage.ErrOffsetOutOfRange):
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -257,8 +270,10 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 					hadError = true
 				case len(data) > limit && total > 0:
 					// Only the first non-empty partition may exceed the limits.
+					putBuf(data)
 				case len(data) > 0:
 					sp.RecordBatches = data
+					bufs = append(bufs, data)
 					total += len(data)
 					if r.IsolationLevel == 1 {
 						sp.AbortedTransactions = abortedIn(part, rp.FetchOffset, data)
@@ -282,5 +297,5 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 	if hadError {
 		watches = nil
 	}
-	return fetchResult{resp: resp, bytes: total, watches: watches, held: held}
+	return fetchResult{resp: resp, bytes: total, watches: watches, held: held, bufs: bufs}
 }

@@ -25,7 +25,12 @@ import (
 	"github.com/eddy-streaming/eddy/storage/codec"
 )
 
-func init() { register(kmsg.Produce.Int16(), 3, 11, handleProduce) }
+func init() {
+	register(kmsg.Produce.Int16(), 3, 11, handleProduce)
+	// The batches are copied into the log before handleProduce returns;
+	// the goroutine waiting for durability touches only the response.
+	handlers[kmsg.Produce.Int16()].frameDone = true
+}
 
 type durableWait struct {
 	log *storage.Log

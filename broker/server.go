@@ -28,6 +28,9 @@ type handler struct {
 	key      int16
 	min, max int16
 	fn       func(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)
+	// frameDone: once fn returns, nothing refers to the request frame any
+	// more (not even a goroutine fn started), so its buffer is recycled.
+	frameDone bool
 }
 
 var handlers = map[int16]*handler{}
@@ -50,6 +53,10 @@ type pending struct {
 	// released once the response is written; -1 once the write loop is
 	// done with the request (see hold).
 	respHeld atomic.Int64
+	// bufs are pooled buffers the response's fields point into (fetched
+	// record batches); set before finish, recycled by the write loop once
+	// the response is encoded.
+	bufs [][]byte
 
 	once  sync.Once
 	ready chan struct{}
@@ -151,12 +158,16 @@ func (c *conn) readLoop() error {
 		if err := c.b.reqBudget.acquire(c.ctx, int64(size)); err != nil {
 			return err
 		}
-		buf := make([]byte, size)
+		buf := getBuf(int(size))
 		if _, err := io.ReadFull(br, buf); err != nil {
+			putBuf(buf)
 			c.b.reqBudget.release(int64(size))
 			return err
 		}
 		p, err := c.dispatch(buf)
+		if h := handlers[int16(binary.BigEndian.Uint16(buf))]; h != nil && h.frameDone {
+			putBuf(buf)
+		}
 		if err != nil {
 			c.b.reqBudget.release(int64(size))
 			return err
@@ -313,14 +324,20 @@ func (c *conn) writeLoop() {
 		held := max(p.respHeld.Swap(-1), 0)
 		if c.closed.Load() || p.resp == nil || p.err != nil {
 			c.releaseFetch(held)
+			p.recycle()
 			if p.err != nil && !c.closed.Load() {
 				c.logger.Info("closing connection", "client_id", c.clientID, "err", p.err)
 				c.close()
 			}
 			continue
 		}
+		if need := p.sizeHint(); need > cap(buf) {
+			putBuf(buf)
+			buf = getBuf(need)
+		}
 		buf = appendResponse(buf[:0], p)
 		p.resp = nil // the encoded copy is all that is needed now
+		p.recycle()
 		_, err := bw.Write(buf)
 		c.releaseFetch(held)
 		if err == nil && len(c.queue) == 0 {
@@ -330,10 +347,34 @@ func (c *conn) writeLoop() {
 			c.close()
 		}
 		if cap(buf) > 1<<20 {
-			buf = nil // don't pin a large fetch response's buffer
+			// Don't pin a large fetch response's buffer to the connection.
+			putBuf(buf)
+			buf = nil
 		}
 	}
 	bw.Flush()
+}
+
+// sizeHint is roughly how many bytes the encoded response takes when it
+// carries record batches (0 when it does not: small responses grow the
+// buffer as they need).
+func (p *pending) sizeHint() int {
+	n := 0
+	for _, b := range p.bufs {
+		n += len(b)
+	}
+	if n == 0 {
+		return 0
+	}
+	return n + 64<<10 // room for the topic and partition fields
+}
+
+// recycle gives back the pooled buffers the response pointed into.
+func (p *pending) recycle() {
+	for _, b := range p.bufs {
+		putBuf(b)
+	}
+	p.bufs = nil
 }
 
 func appendResponse(dst []byte, p *pending) []byte {

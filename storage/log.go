@@ -544,6 +544,16 @@ func (l *Log) WaitDurable(ctx context.Context, end int64) error {
 // upTo does not happen. Offsets below the log start or above the log end are
 // ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
+	return l.ReadWith(offset, maxBytes, upTo, nil)
+}
+
+// ReadWith is Read into a buffer from alloc(n), which returns a slice of
+// length n (nil alloc: make). The result is a prefix of that buffer, so
+// the caller may recycle it once done with the result.
+func (l *Log) ReadWith(offset int64, maxBytes int, upTo int64, alloc func(n int) []byte) ([]byte, error) {
+	if alloc == nil {
+		alloc = func(n int) []byte { return make([]byte, n) }
+	}
 	l.mu.Lock()
 	if l.mu.closed {
 		l.mu.Unlock()
@@ -583,7 +593,7 @@ func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 			return nil, err
 		}
 		if pos < size {
-			data, err := readBatches(seg.f, pos, size, maxBytes, upTo)
+			data, err := readBatches(seg.f, pos, size, maxBytes, upTo, alloc)
 			seg.release()
 			return data, err
 		}
@@ -638,7 +648,7 @@ func seekBatch(f vfs.File, start, size, offset int64) (int64, error) {
 
 // readBatches reads whole batches from pos: at least one, then as many more
 // as fit in maxBytes, stopping before a batch whose base offset is >= upTo.
-func readBatches(f vfs.File, pos, size int64, maxBytes int, upTo int64) ([]byte, error) {
+func readBatches(f vfs.File, pos, size int64, maxBytes int, upTo int64, alloc func(int) []byte) ([]byte, error) {
 	var hdr [batchHeaderLen]byte
 	if _, err := f.ReadAt(hdr[:], pos); err != nil {
 		return nil, fmt.Errorf("%w: read: %w", ErrFailed, err)
@@ -652,7 +662,7 @@ func readBatches(f vfs.File, pos, size int64, maxBytes int, upTo int64) ([]byte,
 	}
 	n := int64(max(maxBytes, h.size))
 	n = min(n, size-pos)
-	buf := make([]byte, n)
+	buf := alloc(int(n))
 	if _, err := f.ReadAt(buf, pos); err != nil {
 		return nil, fmt.Errorf("%w: read: %w", ErrFailed, err)
 	}
