@@ -1,0 +1,100 @@
+package nexmark
+
+import (
+	"testing"
+
+	"github.com/eddy-streaming/eddy/stream"
+	"github.com/eddy-streaming/eddy/stream/streamtest"
+)
+
+// encodedEvents returns the events of cfg as encoded values with their
+// timestamps.
+func encodedEvents(t testing.TB, cfg Config) (vals [][]byte, ts []int64) {
+	t.Helper()
+	gen := newGen(t, cfg)
+	var ev Event
+	for n := range cfg.Events {
+		gen.Event(n, &ev)
+		vals = append(vals, AppendEvent(nil, &ev))
+		ts = append(ts, ev.Time())
+	}
+	return vals, ts
+}
+
+// TestQueriesInMemory runs every query written with the DSL through the
+// stream test driver (no broker) and compares its output with the
+// reference.
+func TestQueriesInMemory(t *testing.T) {
+	vals, ts := encodedEvents(t, ciConfig)
+	gen := newGen(t, ciConfig)
+	for _, q := range Queries {
+		t.Run(q, func(t *testing.T) {
+			b := stream.NewBuilder()
+			if err := buildQuery(b, q, "events", "out", QueryConfig{}); err != nil {
+				t.Skip(err)
+			}
+			top, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := streamtest.New(t, top)
+			in := streamtest.Input(d, "events", OptionalBidSerde{}, OptionalBidSerde{})
+			for i := range vals {
+				if err := in.PipeRaw(nil, vals[i], ts[i]); err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+			}
+			if dl := d.DeadLetters(); len(dl) > 0 {
+				t.Fatalf("%d dead letters, first: %v", len(dl), dl[0].Headers)
+			}
+			got := NewDigest(1000)
+			o := newOutputReader(q, got)
+			for _, r := range d.Records("out") {
+				if err := o.add(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o.finish()
+			want, err := Reference(q, gen, QueryConfig{}, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Compare(want, got); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %d rows match the reference", q, got.Rows)
+		})
+	}
+}
+
+// BenchmarkQueryInMemory measures a query's hot path without a broker: the
+// stream test driver pipes pre-encoded events through the topology (one op
+// is one event). Output and internal topics are kept in memory by the
+// driver.
+func BenchmarkQueryInMemory(b *testing.B) {
+	const n = 200_000
+	vals, ts := encodedEvents(b, Config{Events: n, EventsPerSecond: 10_000_000})
+	for _, q := range Queries {
+		b.Run(q, func(b *testing.B) {
+			sb := stream.NewBuilder()
+			if err := buildQuery(sb, q, "events", "out", QueryConfig{}); err != nil {
+				b.Skip(err)
+			}
+			top, err := sb.Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := streamtest.New(b, top)
+			in := streamtest.Input(d, "events", OptionalBidSerde{}, OptionalBidSerde{})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				// Past the generated range, time moves on so that windows
+				// keep closing.
+				if err := in.PipeRaw(nil, vals[i%n], ts[i%n]+int64(i/n)*ts[n-1]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
