@@ -49,6 +49,17 @@ type task struct {
 	puncts     []*punctuator
 	closers    []func() error
 	fatal      error
+	seqN       uint64
+}
+
+// seq returns a number unique within the task's input: the input record's
+// offset shifted, plus a counter for records produced from one input.
+func (t *task) seq() uint64 {
+	t.seqN++
+	if t.cur != nil {
+		return uint64(t.cur.Offset)<<16 | t.seqN&0xffff
+	}
+	return t.seqN
 }
 
 const noTime = math.MinInt64
