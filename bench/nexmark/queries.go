@@ -75,6 +75,12 @@ func buildQuery(b *stream.Builder, q, in, out string, qc QueryConfig) error {
 		buildQ3(b, in, out)
 	case "q4":
 		buildQ4(b, in, out)
+	case "q5":
+		buildQ5(b, in, out, qc)
+	case "q7":
+		buildQ7(b, in, out, qc)
+	case "q8":
+		buildQ8(b, in, out, qc)
 	default:
 		return fmt.Errorf("nexmark: query %s is not written with the stream DSL yet", q)
 	}
