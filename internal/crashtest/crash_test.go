@@ -8,19 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streaming/eddy/internal/brokerproc"
 )
 
 var eddyBin string
@@ -31,11 +30,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	eddyBin = filepath.Join(dir, "eddy")
-	cmd := exec.Command("go", "build", "-o", eddyBin, "../../cmd/eddy")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building eddy:", err)
+	eddyBin, err = brokerproc.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -44,81 +41,19 @@ func TestMain(m *testing.M) {
 }
 
 // server is one run of the eddy binary.
-type server struct {
-	cmd  *exec.Cmd
-	addr string
-	done chan error
-}
+type server struct{ *brokerproc.Server }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freePort(t *testing.T) string { return brokerproc.FreePort(t) }
 
 // start runs eddy serve on dir and waits until it accepts connections.
 func start(t *testing.T, dir, addr string) *server {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(dir, "..", "eddy.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(eddyBin, "serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, addr: addr, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return s
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("eddy exited during start: %v (log: %s)", err, readLog(dir))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("eddy did not start listening on %s (log: %s)", addr, readLog(dir))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &server{brokerproc.Start(t, eddyBin, dir, addr)}
 }
 
-func readLog(dir string) string {
-	b, _ := os.ReadFile(filepath.Join(dir, "..", "eddy.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
+func (s *server) kill(t *testing.T) { t.Helper(); s.Kill(t) }
 
-func (s *server) kill(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-}
-
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Fatalf("eddy exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("eddy did not stop within 30s of SIGTERM")
-	}
-}
+func (s *server) stop(t *testing.T) { t.Helper(); s.Stop(t) }
 
 // TestKill9DuringProduce runs several acks=all producers, one partition
 // each, and SIGKILLs the broker at random moments. Producers do not retry
