@@ -162,8 +162,8 @@ func New(opts ...Option) (*Broker, error) {
 		cancel:      cancel,
 		reqBudget:   newBudget(budgetBytes),
 		fetchBudget: newBudget(max(settings.long("eddy.fetch.memory.bytes"), settings.long("fetch.max.bytes"))),
-		metrics:     newMetrics(),
 	}
+	b.metrics = newMetrics(b)
 	b.mu.topics = map[string]*topic{}
 	b.mu.byID = map[[16]byte]*topic{}
 	b.conns.m = map[*conn]struct{}{}

@@ -272,6 +272,7 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 					// Only the first non-empty partition may exceed the limits.
 					putBuf(data)
 				case len(data) > 0:
+					b.metrics.fetched(part, data)
 					sp.RecordBatches = data
 					bufs = append(bufs, data)
 					total += len(data)
@@ -293,7 +294,6 @@ func (c *conn) fetchOnce(r *kmsg.FetchRequest) fetchResult {
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	b.metrics.bytesOut.Add(int64(total))
 	if hadError {
 		watches = nil
 	}

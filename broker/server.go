@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -44,6 +45,7 @@ func register(key, minV, maxV int16, fn func(c *conn, req kmsg.Request, p *pendi
 
 // pending is one request's place in its connection's response queue.
 type pending struct {
+	start    time.Time // when the request was decoded (latency metrics)
 	key      int16
 	version  int16
 	corr     int32
@@ -243,7 +245,7 @@ func (c *conn) dispatch(buf []byte) (*pending, error) {
 	if hdr.clientID != nil && c.clientID == "" {
 		c.clientID = *hdr.clientID
 	}
-	p := &pending{key: hdr.key, version: hdr.version, corr: hdr.corr, flexible: hdr.flexible, ready: make(chan struct{})}
+	p := &pending{start: time.Now(), key: hdr.key, version: hdr.version, corr: hdr.corr, flexible: hdr.flexible, ready: make(chan struct{})}
 	if errors.Is(err, errUnsupportedApiVersions) {
 		// KIP-511: answer an unknown ApiVersions version in the v0 format
 		// with UNSUPPORTED_VERSION and our ranges, so the client can retry
@@ -321,6 +323,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.b.reqBudget.release(p.size)
+		c.b.metrics.answered(p.key, time.Since(p.start))
 		held := max(p.respHeld.Swap(-1), 0)
 		if c.closed.Load() || p.resp == nil || p.err != nil {
 			c.releaseFetch(held)

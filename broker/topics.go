@@ -44,6 +44,8 @@ type topic struct {
 	// policy is what produce needs of the effective configs, recomputed
 	// whenever the topic's or the broker's configs change.
 	policy atomic.Pointer[topicPolicy]
+
+	metrics atomic.Pointer[topicMetrics] // created on first use: see metrics.topic
 }
 
 // refreshPolicy recomputes t.policy; the caller holds Broker.mu.
@@ -159,6 +161,7 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		Config: b.settings.logConfig(t.configs),
 		Logger: b.cfg.logger.With("component", "log", "topic", t.name, "partition", i),
 		Now:    b.cfg.now,
+		OnSync: b.metrics.synced,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening %s/%d: %w", t.name, i, err)
@@ -275,6 +278,7 @@ func (b *Broker) deleteTopic(t *topic) *topicError {
 	delete(b.mu.byID, t.id)
 	parts := t.parts
 	b.mu.Unlock()
+	b.metrics.forgetTopic(t.name)
 
 	for _, p := range parts {
 		p.log.Close()

@@ -79,6 +79,9 @@ type Options struct {
 	Config Config
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
+	// OnSync, if set, is told how long each fsync of the group commit
+	// took (for metrics); it must not block.
+	OnSync func(time.Duration)
 }
 
 // Log is one partition's durable log. It is safe for concurrent use.
@@ -87,6 +90,7 @@ type Log struct {
 	dir    string
 	logger *slog.Logger
 	now    func() time.Time
+	onSync func(time.Duration) // see Options.OnSync; nil: none
 
 	syncReq  chan struct{} // buffered(1): a sync is wanted
 	closing  chan struct{}
@@ -133,6 +137,7 @@ func Open(opts Options) (*Log, error) {
 		dir:      opts.Dir,
 		logger:   opts.Logger.With("dir", opts.Dir),
 		now:      opts.Now,
+		onSync:   opts.OnSync,
 		syncReq:  make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		syncDone: make(chan struct{}),
@@ -465,8 +470,12 @@ func (l *Log) syncOnce() {
 	seg.acquire()
 	l.mu.Unlock()
 
+	start := time.Now()
 	err := seg.f.Sync()
 	seg.release()
+	if l.onSync != nil && err == nil {
+		l.onSync(time.Since(start))
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

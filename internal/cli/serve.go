@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,6 +27,7 @@ func newServeCommand() *cobra.Command {
 		nodeID     int32
 		fsync      bool
 		sets       []string
+		httpAddr   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -89,9 +91,18 @@ close, every log is fsynced and closed.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "Eddy is serving Kafka clients on %s (data in %s). Ctrl-C stops it.\n", b.Addr(), dataDir)
+			var httpErr error
+			if httpAddr != "" {
+				httpErr = serveHTTP(ctx, b, httpAddr, logger, func(addr string) {
+					fmt.Fprintf(cmd.OutOrStdout(), "Console and HTTP API on http://%s/ (metrics at /metrics).\n", addr)
+				})
+				if httpErr != nil {
+					stop()
+				}
+			}
 			<-ctx.Done()
 			logger.Info("shutting down")
-			return b.Close()
+			return errors.Join(httpErr, b.Close())
 		},
 	}
 	f := cmd.Flags()
@@ -102,6 +113,7 @@ close, every log is fsynced and closed.`,
 	f.StringVar(&configFile, "config", "", "server.properties-style file of broker settings (key=value)")
 	f.Int32Var(&nodeID, "node-id", 0, "this broker's node id")
 	f.BoolVar(&fsync, "fsync", true, "fsync before acknowledging acks=all and before consumers see data (false: rely on the OS page cache)")
+	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the HTTP gateway, web console and /metrics (empty: none)")
 	f.StringArrayVar(&sets, "set", nil, "broker setting key=value (repeatable), e.g. --set num.partitions=3")
 	return cmd
 }
