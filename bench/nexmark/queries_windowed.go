@@ -8,10 +8,10 @@ import (
 	"github.com/eddy-streaming/eddy/stream/serde"
 )
 
-// The windowed queries (q5, q7, q8) key their aggregations by the start of
-// the event-time window each record falls in, and write a changelog keyed
-// by window that is updated as results change; the final value of each key
-// is the window's result.
+// The windowed queries (q5, q7, q8) emit each window's result when the
+// window closes: when the event time of the records reaching the window
+// (stream time) passes its end. Windows still open when the input ends
+// are not reported (see Reference).
 
 // bids reads the events topic's bids.
 func bids(b *stream.Builder, in string) *stream.Stream[noKey, Bid] {
@@ -38,20 +38,18 @@ func (pairSerde) Decode(b []byte) (pair, error) {
 }
 
 // q5 (hot items): in each sliding window (10s every 2s), the auctions with
-// the most bids. Bids are counted per (auction, window); each count is
-// offered to its window's leaderboard, which keeps the highest count and
-// the auctions that reached it.
+// the most bids. Bids are counted per auction in hopping windows, each
+// window's counts emitted once when it closes; each count is offered to its
+// window's leaderboard, which keeps the highest count and the auctions
+// that reached it.
 func buildQ5(b *stream.Builder, in, out string, qc QueryConfig) {
-	size, slide := qc.Q5Size.Milliseconds(), qc.Q5Slide.Milliseconds()
-	perWindow := stream.FlatMap(bids(b, in), func(_ noKey, bid Bid, emit func(pair, noKey)) {
-		t := bid.DateTime
-		for start := floorDiv(t, slide) * slide; start > t-size; start -= slide {
-			emit(pair{bid.Auction, start}, noKey{})
-		}
-	}, stream.Named("q5-windows"))
-	counts := perWindow.WithSerdes(pairSerde{}, serde.Void).GroupByKey(stream.Named("q5-by-auction-window")).
+	byAuction := stream.SelectKey(bids(b, in), func(_ noKey, bid Bid) int64 { return bid.Auction }).
+		WithSerdes(serde.Int64, BidSerde{}).GroupByKey(stream.Named("q5-by-auction"))
+	counts := stream.WindowedBy(byAuction, stream.HoppingWindows(qc.Q5Size, qc.Q5Slide)).EmitFinal().
 		Count(stream.Named("q5-counts"))
-	offers := stream.Map(counts.ToStream(), func(k pair, n int64) (int64, pair) { return k.B, pair{k.A, n} })
+	offers := stream.Map(counts.ToStream(), func(k stream.Windowed[int64], n int64) (int64, pair) {
+		return k.Start, pair{k.Key, n}
+	})
 	tops := stream.Aggregate(offers.WithSerdes(serde.Int64, pairSerde{}).GroupByKey(stream.Named("q5-by-window")),
 		func() top { return top{} },
 		func(_ int64, o pair, t top) top { return t.offer(o.A, o.B) },
@@ -69,8 +67,7 @@ func buildQ5(b *stream.Builder, in, out string, qc QueryConfig) {
 }
 
 // top is a leaderboard: the highest count offered and the ids offered with
-// it. Counts offered for one id only grow, one step at a time, so each id
-// reaches a count once and the list has no duplicates.
+// it (each id is offered once).
 type top struct {
 	Count int64
 	IDs   []int64
@@ -103,11 +100,12 @@ func (topSerde) Decode(b []byte) (top, error) {
 }
 
 // q7 (highest bid): in each tumbling window (10s), the bids at the highest
-// price.
+// price, emitted when the window closes. All bids go to one key, as the
+// window's maximum is global (Flink computes it with parallelism 1 too).
 func buildQ7(b *stream.Builder, in, out string, qc QueryConfig) {
-	size := qc.Q7Window.Milliseconds()
-	byWindow := stream.SelectKey(bids(b, in), func(_ noKey, bid Bid) int64 { return floorDiv(bid.DateTime, size) * size })
-	best := stream.Aggregate(byWindow.WithSerdes(serde.Int64, BidSerde{}).GroupByKey(stream.Named("q7-by-window")),
+	all := stream.SelectKey(bids(b, in), func(noKey, Bid) int64 { return 0 }).
+		WithSerdes(serde.Int64, BidSerde{}).GroupByKey(stream.Named("q7-all"))
+	best := stream.WindowedAggregate(stream.WindowedBy(all, stream.TumblingWindows(qc.Q7Window)).EmitFinal(),
 		func() topBids { return topBids{} },
 		func(_ int64, bid Bid, t topBids) topBids {
 			switch {
@@ -118,7 +116,7 @@ func buildQ7(b *stream.Builder, in, out string, qc QueryConfig) {
 			}
 			return t
 		}, topBidsSerde{}, stream.Named("q7-best"))
-	stream.MapValues(best.ToStream(), func(_ int64, t topBids) []byte {
+	stream.Map(best.ToStream(), func(w stream.Windowed[int64], t topBids) (int64, []byte) {
 		var rows []byte
 		for i := range t {
 			if i > 0 {
@@ -126,7 +124,7 @@ func buildQ7(b *stream.Builder, in, out string, qc QueryConfig) {
 			}
 			rows = AppendBidRow(rows, &t[i])
 		}
-		return rows
+		return w.Start, rows
 	}).WithSerdes(serde.Int64, serde.Bytes).To(out)
 }
 
@@ -163,31 +161,32 @@ func (topBidsSerde) Decode(b []byte) (topBids, error) {
 }
 
 // q8 (monitor new users): people who created auctions in the tumbling
-// window (10s) in which they registered. People and auctions are keyed by
-// (person, window); an Aggregate notes which sides were seen.
+// window (10s) in which they registered. People and auctions are grouped
+// by person in tumbling windows; an aggregate notes which sides were seen,
+// and each window's result is emitted when it closes.
 func buildQ8(b *stream.Builder, in, out string, qc QueryConfig) {
-	size := qc.Q8Window.Milliseconds()
-	evs := events(b, in)
-	sides := stream.FlatMap(evs, func(_ noKey, e Event, emit func(pair, q8Seen)) {
+	sides := stream.FlatMap(events(b, in), func(_ noKey, e Event, emit func(int64, q8Seen)) {
 		switch e.Kind {
 		case KindPerson:
-			emit(pair{e.Person.ID, floorDiv(e.Person.DateTime, size) * size}, q8Seen{Name: e.Person.Name, Person: true})
+			emit(e.Person.ID, q8Seen{Name: e.Person.Name, Person: true})
 		case KindAuction:
-			emit(pair{e.Auction.Seller, floorDiv(e.Auction.DateTime, size) * size}, q8Seen{Auction: true})
+			emit(e.Auction.Seller, q8Seen{Auction: true})
 		}
 	}, stream.Named("q8-sides"))
-	seen := stream.Aggregate(sides.WithSerdes(pairSerde{}, q8SeenSerde{}).GroupByKey(stream.Named("q8-by-person-window")),
+	byPerson := sides.WithSerdes(serde.Int64, q8SeenSerde{}).GroupByKey(stream.Named("q8-by-person"))
+	seen := stream.WindowedAggregate(stream.WindowedBy(byPerson, stream.TumblingWindows(qc.Q8Window)).EmitFinal(),
 		func() q8Seen { return q8Seen{} },
-		func(_ pair, s q8Seen, agg q8Seen) q8Seen {
+		func(_ int64, s q8Seen, agg q8Seen) q8Seen {
 			if s.Person {
 				agg.Name, agg.Person = s.Name, true
 			}
 			agg.Auction = agg.Auction || s.Auction
 			return agg
 		}, q8SeenSerde{}, stream.Named("q8-seen"))
-	matched := seen.ToStream().Filter(func(_ pair, s q8Seen) bool { return s.Person && s.Auction })
-	stream.MapValues(matched, func(k pair, s q8Seen) []byte { return AppendQ8Row(nil, k.A, s.Name, k.B) }).
-		WithSerdes(pairSerde{}, serde.Bytes).To(out)
+	matched := seen.ToStream().Filter(func(_ stream.Windowed[int64], s q8Seen) bool { return s.Person && s.Auction })
+	stream.Map(matched, func(w stream.Windowed[int64], s q8Seen) (pair, []byte) {
+		return pair{w.Key, w.Start}, AppendQ8Row(nil, w.Key, s.Name, w.Start)
+	}).WithSerdes(pairSerde{}, serde.Bytes).To(out)
 }
 
 // q8Seen says which sides of q8's join were seen for a (person, window).
