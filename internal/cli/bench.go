@@ -201,6 +201,7 @@ latency is per request, not per record, in closed-loop runs.
 		},
 		newBenchConsumeCommand(a, bf),
 		newBenchRebalanceCommand(a, bf),
+		newBenchTxnCommand(a, bf),
 		newBenchNexmarkCommand(a, bf),
 		newBenchAllCommand(a, bf),
 		&cobra.Command{
