@@ -342,15 +342,17 @@ func (l *Log) cleanSegment(s *segment, size int64, latest map[keyHash]int64, has
 		}
 		txn := h.attributes&AttrTransactional != 0
 		if h.attributes&AttrControl != 0 {
-			if !txn || txns.kept[h.producerID] || h.maxTimestamp >= horizon || h.baseOffset >= txns.snapshotFloor {
-				if txn && !txns.kept[h.producerID] {
-					st.oldestTombstone = min(st.oldestTombstone, h.maxTimestamp)
+			if txn && !txns.kept[h.producerID] && h.baseOffset < txns.snapshotFloor {
+				// No record of its transaction is left: the marker goes
+				// after delete.retention.ms, as a tombstone does.
+				if h.maxTimestamp < horizon {
+					st.MarkersGone++
+					return true
 				}
-				delete(txns.kept, h.producerID)
-				return write(batch)
+				st.oldestTombstone = min(st.oldestTombstone, h.maxTimestamp)
 			}
-			st.MarkersGone++
-			return true
+			delete(txns.kept, h.producerID)
+			return write(batch)
 		}
 		recs, n, err := codec.BatchRecords(batch, lookupLimit)
 		if err != nil {

@@ -421,3 +421,45 @@ func TestCompactionTransactionsRandom(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactionMarkerAtSnapshot: a marker with no record of its
+// transaction left stays while a producer snapshot at or below it may be
+// replayed from (the replay must see the transaction end), and keeping it
+// does not make every later pass due.
+func TestCompactionMarkerAtSnapshot(t *testing.T) {
+	fs := vfs.NewMem()
+	clock := &fakeClock{ms: 1_000_000}
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // every batch in a segment of its own, a snapshot at every roll
+	cfg.Fsync = true
+	l := openLog(t, fs, cfg, clock)
+	defer l.Close()
+	w := newTxnWorkload(t, l, clock)
+	w.write(1, "a")  // 0: transaction of producer 1
+	w.write(-1, "a") // 1: supersedes it
+	w.end(1, true)   // 2: its commit marker; snapshots at 2 and 3 remain
+	w.write(-1, "b") // 3: the active segment
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(10_000)
+	ccfg := CompactionConfig{DeleteRetentionMs: 1000, MinCleanableRatio: 0.5}
+	st, err := l.Compact(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MarkersGone != 0 || st.RecordsGone != 1 {
+		t.Fatalf("first pass: %+v; want the superseded record gone and the marker kept", st)
+	}
+	found := false
+	for _, r := range readStored(t, l) {
+		found = found || (r.control && r.off == 2)
+	}
+	if !found {
+		t.Fatal("the marker above the oldest snapshot was removed")
+	}
+	checkTxnCompaction(t, w, l, 0)
+	if st, err := l.Compact(ccfg); err != nil || st.Segments != 0 {
+		t.Fatalf("a pass over a clean log rewrote %d segments (%v): the kept marker made it due", st.Segments, err)
+	}
+}
