@@ -186,7 +186,9 @@ func buildQ4(b *stream.Builder, in, out string) {
 		stream.WithStores("q4-auctions"), stream.Named("q4-winners"))
 	sums := stream.Aggregate(deltas.WithSerdes(serde.Int64, sumCountSerde{}).GroupByKey(stream.Named("q4-by-category")),
 		func() sumCount { return sumCount{} },
-		func(_ int64, d sumCount, agg sumCount) sumCount { return sumCount{agg.Sum + d.Sum, agg.Count + d.Count} },
+		func(_ int64, d sumCount, agg sumCount) sumCount {
+			return sumCount{agg.Sum + d.Sum, agg.Count + d.Count}
+		},
 		sumCountSerde{}, stream.Named("q4-sums"))
 	stream.MapValues(sums.ToStream(), func(cat int64, s sumCount) []byte {
 		if s.Count == 0 {

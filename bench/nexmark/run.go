@@ -24,6 +24,12 @@ const (
 	EngineKgo    = "kgo"
 )
 
+// Where the stream engine keeps state.
+const (
+	StatePebble = "pebble"
+	StateMemory = "memory"
+)
+
 // RunConfig parameterises Run.
 type RunConfig struct {
 	// Brokers are the seed brokers. Required.
@@ -38,6 +44,9 @@ type RunConfig struct {
 	Queries QueryConfig
 	// Partitions of the events topic when Run creates it [1].
 	Partitions int32
+	// State is where the stream engine keeps its stores: StatePebble
+	// (default; on disk, as Flink's RocksDB state backend) or StateMemory.
+	State string
 	// Verify checks the output against the reference implementation.
 	Verify bool
 	// KeepRows is how many rows of each side are kept to name differences
@@ -53,8 +62,8 @@ type RunConfig struct {
 
 // RunResult holds a run's figures.
 type RunResult struct {
-	Query, Engine string
-	Events        int64
+	Query, Engine, State string
+	Events               int64
 	// Loaded is false when the events topic already held the events.
 	Loaded      bool
 	LoadBytes   int64
@@ -87,7 +96,11 @@ func (r *RunResult) EventsPerCoreSec() float64 {
 
 // Print writes the figures.
 func (r *RunResult) Print(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "query %s (engine %s), %d events\n", r.Query, r.Engine, r.Events)
+	state := ""
+	if r.Engine == EngineStream {
+		state = ", state in " + r.State
+	}
+	_, err := fmt.Fprintf(w, "query %s (engine %s%s), %d events\n", r.Query, r.Engine, state, r.Events)
 	if err != nil {
 		return err
 	}
@@ -140,6 +153,13 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 1
 	}
+	switch cfg.State {
+	case "":
+		cfg.State = StatePebble
+	case StatePebble, StateMemory:
+	default:
+		return nil, fmt.Errorf("nexmark: state %q: want %s or %s", cfg.State, StatePebble, StateMemory)
+	}
 	if cfg.KeepRows == 0 {
 		cfg.KeepRows = 1000
 	}
@@ -186,7 +206,7 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		out:   fmt.Sprintf("nexmark-%s-%s-out-%s", cfg.Query, cfg.Engine, suffix),
 		appID: fmt.Sprintf("nexmark-%s-%s", cfg.Query, suffix),
 	}
-	res := &RunResult{Query: cfg.Query, Engine: cfg.Engine, Events: gc.Events}
+	res := &RunResult{Query: cfg.Query, Engine: cfg.Engine, State: cfg.State, Events: gc.Events}
 
 	// Load the events unless they are there already.
 	ends, err := adm.ListEndOffsets(ctx, rc.in)

@@ -25,6 +25,7 @@ func newBenchNexmarkCommand(a *app, bf *benchFlags) *cobra.Command {
 		verify  bool
 		dataDir string
 		fsync   bool
+		state   string
 	)
 	cmd := &cobra.Command{
 		Use:   "nexmark",
@@ -42,9 +43,12 @@ includes the broker's work; point --brokers at a broker running elsewhere to
 measure the query alone. Events already loaded with the same parameters are
 reused.
 
---engine stream runs the queries written with Eddy's stream DSL; --engine kgo
-runs q0, q1 and q2 as a hand-written franz-go loop, the floor that client and
-broker set.`,
+--engine stream runs the queries written with Eddy's stream DSL as a bounded
+run (one instance, state per --state); --engine kgo runs q0, q1 and q2 as a
+hand-written franz-go loop, the floor that client and broker set.
+
+Windowed queries (q5, q7, q8) report the windows that the input's event time
+closed; windows still open at the end of the input are not reported.`,
 		Example: `  eddy bench nexmark --query q0 --events 10000000
   eddy bench nexmark --query all --events 1000000
   eddy bench nexmark --query q5 --brokers 127.0.0.1:9092`,
@@ -91,6 +95,7 @@ broker set.`,
 					Engine:     engine,
 					Generator:  nexmark.Config{Events: events, EventsPerSecond: rate},
 					Partitions: max(bf.partitions, 1),
+					State:      state,
 					Verify:     verify,
 					Logger:     a.logger(),
 					Progress:   cmd.ErrOrStderr(),
@@ -121,6 +126,7 @@ broker set.`,
 	f.Float64Var(&rate, "rate", 10_000_000, "events per second of event time (spaces the events' timestamps)")
 	f.StringVar(&engine, "engine", nexmark.EngineStream, "engine: stream (Eddy's stream DSL) or kgo (plain franz-go loop; q0, q1, q2)")
 	f.BoolVar(&verify, "verify", true, "check the output against the reference implementation")
+	f.StringVar(&state, "state", nexmark.StatePebble, "where the stream engine keeps state: pebble (on disk, in a temporary directory) or memory")
 	f.StringVar(&dataDir, "data-dir", "", "data directory of the embedded broker (default: a temporary directory)")
 	f.BoolVar(&fsync, "fsync", true, "embedded broker: fsync before acknowledging (false: rely on the page cache)")
 	return cmd
