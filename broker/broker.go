@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/eddy-streaming/eddy/auth"
 	"github.com/eddy-streaming/eddy/storage/vfs"
 )
 
@@ -51,6 +52,8 @@ type config struct {
 	maxInflightPerConn int
 	maxRequestBytes    int64
 	now                func() time.Time
+	listeners          []Listener               // listeners.go
+	authorizer         *auth.AuthorizerConfig   // nil: no ACL authorization
 }
 
 // WithDataDir sets the directory holding all of the broker's data
@@ -95,10 +98,13 @@ type Broker struct {
 	fs       vfs.FS
 	logger   *slog.Logger
 	settings *brokerSettings
-	ln       net.Listener
-	host     string
+	ln       net.Listener // the first listener's
+	host     string       // the first listener's advertised address
 	port     int32
 	cluster  string
+
+	listeners []*listener // listeners.go
+	security              // security.go: credentials, authorizer, failure throttle
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +149,9 @@ func New(opts ...Option) (*Broker, error) {
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
+	}
+	if err := splitSecuritySettings(&cfg); err != nil {
+		return nil, err
 	}
 	static, err := normalizeBrokerConfig(cfg.settings)
 	if err != nil {
@@ -192,41 +201,25 @@ func New(opts ...Option) (*Broker, error) {
 		cancel()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
+	if err := b.openSecurity(); err != nil {
 		b.closeLogs()
 		cancel()
 		return nil, err
 	}
-	b.ln = ln
-	adv := cfg.advertised
-	if adv == "" {
-		adv = ln.Addr().String()
-	}
-	host, portStr, err := net.SplitHostPort(adv)
-	if err != nil {
-		ln.Close()
+	if err := b.bindListeners(); err != nil {
 		b.closeLogs()
 		cancel()
-		return nil, fmt.Errorf("advertised address %q: %w", adv, err)
+		return nil, err
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		ln.Close()
-		b.closeLogs()
-		cancel()
-		return nil, fmt.Errorf("advertised address %q: bad port", adv)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	b.host, b.port = host, int32(port)
 
-	b.wg.Add(3)
-	go b.acceptLoop()
+	b.wg.Add(2 + len(b.listeners))
+	for _, l := range b.listeners {
+		go b.acceptLoop(l)
+		b.logger.Info("broker listening", "listener", l.Name, "protocol", l.Protocol, "addr", l.ln.Addr().String(), "advertised", net.JoinHostPort(l.host, strconv.Itoa(int(l.port))))
+	}
 	go b.retentionLoop()
 	go b.cleanerLoop()
-	b.logger.Info("broker listening", "addr", ln.Addr().String(), "advertised", adv, "data_dir", cfg.dataDir, "cluster_id", b.cluster)
+	b.logger.Info("broker started", "data_dir", cfg.dataDir, "cluster_id", b.cluster, "authorizer", b.authz != nil)
 	return b, nil
 }
 
@@ -244,7 +237,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.cancel() // first, so acceptLoop sees a shutdown rather than an error
-	b.ln.Close()
+	b.closeListeners()
 	b.conns.Lock()
 	for c := range b.conns.m {
 		c.close()
@@ -270,11 +263,11 @@ func (b *Broker) closeLogs() error {
 	return firstErr
 }
 
-func (b *Broker) acceptLoop() {
+func (b *Broker) acceptLoop(l *listener) {
 	defer b.wg.Done()
 	var delay time.Duration
 	for {
-		nc, err := b.ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			if b.ctx.Err() != nil {
 				return
@@ -295,24 +288,30 @@ func (b *Broker) acceptLoop() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			c := b.trackConn(nc)
+			c := b.trackConn(nc, l)
 			if c == nil {
 				nc.Close()
 				return
 			}
 			defer b.untrackConn(c)
+			if err := c.startTLS(); err != nil {
+				c.logger.Info("closing connection", "listener", l.Name, "err", err)
+				c.close()
+				return
+			}
 			b.serveConnWith(c)
 		}()
 	}
 }
 
-func (b *Broker) trackConn(nc net.Conn) *conn {
+func (b *Broker) trackConn(nc net.Conn, l *listener) *conn {
 	b.conns.Lock()
 	defer b.conns.Unlock()
 	if b.closed.Load() {
 		return nil
 	}
-	c := newConn(b, nc)
+	c := newConn(b, b.secureConn(nc, l))
+	c.sec = newConnSecurity(l, nc)
 	b.conns.m[c] = struct{}{}
 	return c
 }

@@ -71,7 +71,8 @@ func handleDescribeCluster(c *conn, req kmsg.Request, _ *pending) (kmsg.Response
 	resp.ClusterID = b.cluster
 	resp.ControllerID = b.cfg.nodeID
 	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.nodeID, b.host, b.port
+	br.NodeID = b.cfg.nodeID
+	br.Host, br.Port = c.advertised()
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOperations

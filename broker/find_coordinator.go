@@ -37,7 +37,8 @@ func handleFindCoordinator(c *conn, req kmsg.Request, _ *pending) (kmsg.Response
 			co.ErrorMessage = &msg
 			return co
 		}
-		co.NodeID, co.Host, co.Port = b.cfg.nodeID, b.host, b.port
+		co.NodeID = b.cfg.nodeID
+		co.Host, co.Port = c.advertised()
 		return co
 	}
 	if r.Version >= 4 {

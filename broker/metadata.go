@@ -22,7 +22,8 @@ func handleMetadata(c *conn, req kmsg.Request, _ *pending) (kmsg.Response, error
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 
 	br := kmsg.NewMetadataResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.nodeID, b.host, b.port
+	br.NodeID = b.cfg.nodeID
+	br.Host, br.Port = c.advertised()
 	resp.Brokers = []kmsg.MetadataResponseBroker{br}
 	cluster := b.cluster
 	resp.ClusterID = &cluster

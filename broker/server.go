@@ -64,6 +64,9 @@ type pending struct {
 	ready chan struct{}
 	resp  kmsg.Response // nil: send nothing (acks=0 produce)
 	err   error         // non-nil: close the connection
+
+	fixup      func(kmsg.Response) // set by authorization: adds refused entries to resp (authorize.go)
+	closeAfter bool                // close the connection once resp is sent (failed authentication)
 }
 
 // hold records n bytes of fetch memory for the response, to be released
@@ -77,6 +80,9 @@ func (p *pending) hold(c *conn, n int64) {
 
 func (p *pending) finish(resp kmsg.Response, err error) {
 	p.once.Do(func() {
+		if p.fixup != nil && resp != nil {
+			p.fixup(resp)
+		}
 		p.resp, p.err = resp, err
 		close(p.ready)
 	})
@@ -101,6 +107,8 @@ type conn struct {
 
 	softwareName, softwareVersion string // from ApiVersions v3+
 	closed                        atomic.Bool
+
+	sec connSecurity // listener, principal, SASL state (security.go)
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {
@@ -152,8 +160,8 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || int64(size) > c.b.cfg.maxRequestBytes {
-			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, c.b.cfg.maxRequestBytes)
+		if maxSize := c.maxRequestBytes(); size < 8 || int64(size) > maxSize {
+			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, maxSize)
 		}
 		// Memory is bounded broker-wide: wait for room in the request budget
 		// before buffering the request (queued.max.request.bytes).
@@ -241,6 +249,9 @@ func parseRequest(buf []byte) (requestHeader, kmsg.Request, *handler, error) {
 
 // dispatch decodes one request and starts its handler.
 func (c *conn) dispatch(buf []byte) (*pending, error) {
+	if c.sec.rawSASL {
+		return c.dispatchRawSASL(buf)
+	}
 	hdr, req, h, err := parseRequest(buf)
 	if hdr.clientID != nil && c.clientID == "" {
 		c.clientID = *hdr.clientID
@@ -256,6 +267,9 @@ func (c *conn) dispatch(buf []byte) (*pending, error) {
 		return p, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := c.admit(hdr.key); err != nil {
 		return nil, err
 	}
 	c.b.metrics.request(hdr.key)
@@ -282,7 +296,7 @@ func (c *conn) safeHandle(h *handler, req kmsg.Request, p *pending) (resp kmsg.R
 			resp, err = nil, fmt.Errorf("internal error handling %s", kmsg.NameForKey(h.key))
 		}
 	}()
-	return h.fn(c, req, p)
+	return c.serveAuthorized(h, req, p)
 }
 
 func skipTags(r *kbin.Reader) {
@@ -343,8 +357,11 @@ func (c *conn) writeLoop() {
 		p.recycle()
 		_, err := bw.Write(buf)
 		c.releaseFetch(held)
-		if err == nil && len(c.queue) == 0 {
+		if err == nil && (len(c.queue) == 0 || p.closeAfter) {
 			err = bw.Flush()
+		}
+		if p.closeAfter {
+			c.close()
 		}
 		if err != nil {
 			c.close()
@@ -381,6 +398,9 @@ func (p *pending) recycle() {
 }
 
 func appendResponse(dst []byte, p *pending) []byte {
+	if p.key == rawSASLKey {
+		return appendRawSASL(dst, p)
+	}
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(p.corr))
 	// ApiVersions responses always use header v0, even when flexible.
