@@ -66,7 +66,7 @@ func Start(t testing.TB, bin, dir, addr string, flags ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn"}, flags...)
+	args := append([]string{"serve", "--data-dir", dir, "--listen", addr, "--log-level", "warn", "--http", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
