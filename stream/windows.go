@@ -179,7 +179,9 @@ func (s windowedSerde[K]) Decode(b []byte) (Windowed[K], error) {
 
 // appendTime appends ts so that byte order is time order (negative times
 // included).
-func appendTime(b []byte, ts int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(ts)^(1<<63)) }
+func appendTime(b []byte, ts int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(ts)^(1<<63))
+}
 
 func readTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
 
@@ -198,7 +200,7 @@ type windowOp[K, V, A any] struct {
 	final    bool
 	ks       serde.Serde[K]
 	st       *rawStore[A]
-	vals     *rawStore[V] // sliding windows: the records
+	vals     *rawStore[V]          // sliding windows: the records
 	add      func(K, V, A, bool) A // the bool: an aggregate exists
 	merge    func(K, A, A) A
 	down     func(Record[Windowed[K], change[A]])

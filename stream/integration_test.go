@@ -1,0 +1,224 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streaming/eddy/internal/testbroker"
+	"github.com/eddy-streaming/eddy/stream"
+	"github.com/eddy-streaming/eddy/stream/serde"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// backend is a Kafka-protocol cluster for the integration suite: the same
+// tests run against Eddy and against franz-go's kfake with three brokers,
+// so the library depends only on the protocol.
+type backend struct {
+	name  string
+	start func(t *testing.T) []string
+}
+
+var backends = []backend{
+	{"eddy", func(t *testing.T) []string { return []string{testbroker.Start(t).Addr()} }},
+	{"kfake-3-brokers", func(t *testing.T) []string {
+		c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c.ListenAddrs()
+	}},
+}
+
+func eachBackend(t *testing.T, f func(t *testing.T, seeds []string)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b.start(t)) })
+	}
+}
+
+func client(t *testing.T, seeds []string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func createTopic(t *testing.T, seeds []string, name string, parts int32) {
+	t.Helper()
+	adm := kadm.NewClient(client(t, seeds))
+	resp, err := adm.CreateTopic(context.Background(), parts, 1, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", name, err)
+	}
+}
+
+func produce(t *testing.T, cl *kgo.Client, topic string, kvs ...string) {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := 0; i+1 < len(kvs); i += 2 {
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(kvs[i]), Value: []byte(kvs[i+1])})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll returns every committed record of topic, up to its end offsets
+// at the time of the call.
+func readAll(t *testing.T, seeds []string, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(client(t, seeds))
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil
+	}
+	cl := client(t, seeds, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: %v (still waiting for %v)", topic, err, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return out
+}
+
+func lastCounts(t *testing.T, rs []*kgo.Record) map[string]int64 {
+	t.Helper()
+	m := map[string]int64{}
+	for _, r := range rs {
+		n, err := serde.Int64.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > m[string(r.Key)] {
+			m[string(r.Key)] = n
+		}
+	}
+	return m
+}
+
+func runApp(t *testing.T, top *stream.Topology, seeds []string, opts ...stream.AppOption) {
+	t.Helper()
+	app, err := stream.NewApp(top, append([]stream.AppOption{stream.Brokers(seeds...), stream.Logger(testbroker.Logger(t)),
+		stream.CommitInterval(100 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+func TestIntegrationWordCountBoundedRestoreAndDeadLetters(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "lines", 3)
+		createTopic(t, seeds, "counts", 3)
+		cl := client(t, seeds)
+		produce(t, cl, "lines", "a", "the cat", "b", "the hat", "c", "a cat")
+		ref := map[string]int64{"the": 2, "cat": 2, "hat": 1, "a": 1}
+		runApp(t, wordCount(t), seeds, stream.AppID("wc"), stream.StopAtEnd())
+		equal(t, lastCounts(t, readAll(t, seeds, "counts")), ref)
+
+		// A second run starts where the group committed, with the counts
+		// restored from the changelog topics.
+		produce(t, cl, "lines", "d", "the end", "e", "cat")
+		ref["the"], ref["end"], ref["cat"] = 3, 1, 3
+		runApp(t, wordCount(t), seeds, stream.AppID("wc"), stream.StopAtEnd(), stream.StateDir(t.TempDir()))
+		equal(t, lastCounts(t, readAll(t, seeds, "counts")), ref)
+
+		// Changelog topics are compacted.
+		adm := kadm.NewClient(cl)
+		rc, err := adm.DescribeTopicConfigs(context.Background(), "wc-counts-changelog")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rc.On("wc-counts-changelog", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, kv := range c.Configs {
+			if kv.Key == "cleanup.policy" && kv.MaybeValue() == "compact" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("changelog configs %v", c.Configs)
+		}
+	})
+}
+
+func TestIntegrationDeadLetters(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "nums", 2)
+		createTopic(t, seeds, "out", 2)
+		cl := client(t, seeds)
+		produce(t, cl, "nums", "a", "12345678", "b", "short", "c", "abcdefgh")
+		b := stream.NewBuilder()
+		stream.From(b, "nums", serde.String, serde.Int64).To("out")
+		runApp(t, build(t, b), seeds, stream.AppID("dl"), stream.StopAtEnd())
+		if n := len(readAll(t, seeds, "out")); n != 2 {
+			t.Fatalf("%d outputs", n)
+		}
+		dl := readAll(t, seeds, "dl-dlq")
+		if len(dl) != 1 || string(dl[0].Value) != "short" || !strings.Contains(headers(dl[0])[stream.HeaderReason], "8 bytes") {
+			t.Fatalf("dead letters: %v", dl)
+		}
+	})
+}
+
+func TestIntegrationExactlyOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "lines", 3)
+		createTopic(t, seeds, "counts", 3)
+		cl := client(t, seeds)
+		var kvs []string
+		ref := map[string]int64{}
+		for i := 0; i < 200; i++ {
+			w := fmt.Sprint("w", i%7)
+			kvs = append(kvs, fmt.Sprint(i), w)
+			ref[w]++
+		}
+		produce(t, cl, "lines", kvs...)
+		runApp(t, wordCount(t), seeds, stream.AppID("eos"), stream.ExactlyOnce(), stream.StopAtEnd())
+		out := readAll(t, seeds, "counts")
+		equal(t, lastCounts(t, out), ref)
+		if len(out) != 200 {
+			t.Fatalf("%d count updates for 200 words: duplicates", len(out))
+		}
+	})
+}

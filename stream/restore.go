@@ -1,0 +1,211 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// restore fills the stores of tasks from their changelog topics (for the
+// global task: from the global tables' source topics, every partition),
+// reading each partition from its start to the end offset it had when the
+// restore began. In exactly-once mode only committed records are read.
+// Progress is logged and counted in Metrics.RestoredRecords.
+func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
+	type target struct {
+		st    storeInstance
+		end   int64
+		store string
+	}
+	parts := map[string]map[int32]*target{}
+	var topics []string
+	for _, t := range tasks {
+		for _, s := range t.sub.stores {
+			topic := s.changelog.resolve(a.cfg.appID)
+			if parts[topic] == nil {
+				parts[topic] = map[int32]*target{}
+				topics = append(topics, topic)
+			}
+			if global {
+				parts[topic][-1] = &target{st: t.stores[s.name], store: s.name}
+			} else {
+				parts[topic][t.partition] = &target{st: t.stores[s.name], store: s.name}
+			}
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	var ends kadm.ListedOffsets
+	var err error
+	if a.cfg.exactlyOnce {
+		ends, err = a.adm.ListCommittedOffsets(ctx, topics...)
+	} else {
+		ends, err = a.adm.ListEndOffsets(ctx, topics...)
+	}
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("stream: listing changelog end offsets of %v: %w", topics, err)
+	}
+	starts, err := a.adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("stream: listing changelog start offsets: %w", err)
+	}
+	consume := map[string]map[int32]kgo.Offset{}
+	remaining := map[string]map[int32]*target{}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) {
+		tg := parts[o.Topic][o.Partition]
+		if global {
+			if g := parts[o.Topic][-1]; g != nil {
+				tg = &target{st: g.st, store: g.store}
+			}
+		}
+		if tg == nil {
+			return
+		}
+		start := int64(0)
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
+			start = s.Offset
+		}
+		if o.Offset <= start {
+			return
+		}
+		tg.end = o.Offset
+		total += o.Offset - start
+		if consume[o.Topic] == nil {
+			consume[o.Topic] = map[int32]kgo.Offset{}
+			remaining[o.Topic] = map[int32]*target{}
+		}
+		consume[o.Topic][o.Partition] = kgo.NewOffset().At(start)
+		remaining[o.Topic][o.Partition] = tg
+	})
+	if len(consume) == 0 {
+		return nil
+	}
+	opts := []kgo.Opt{kgo.ConsumePartitions(consume), kgo.KeepControlRecords()}
+	if a.cfg.exactlyOnce {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(a.clientOpts(opts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	began := time.Now()
+	lastLog := began
+	var applied int64
+	a.log.Info("restoring state", "tasks", len(tasks), "topics", topics, "records", total)
+	left := 0
+	for _, ps := range remaining {
+		left += len(ps)
+	}
+	for left > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("stream: restoring from %s/%d: %w", t, p, err) })
+		if ferr != nil {
+			return ferr
+		}
+		var aerr error
+		fs.EachRecord(func(r *kgo.Record) {
+			tg := remaining[r.Topic][r.Partition]
+			if tg == nil || aerr != nil {
+				return
+			}
+			if !r.Attrs.IsControl() && r.Offset < tg.end {
+				if aerr = tg.st.restore(r.Key, r.Value); aerr != nil {
+					return
+				}
+				applied++
+				a.env.metrics.RestoredRecords.Add(1)
+			}
+			if r.Offset+1 >= tg.end {
+				delete(remaining[r.Topic], r.Partition)
+				left--
+			}
+		})
+		if aerr != nil {
+			return aerr
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			a.log.Info("restoring state", "applied", applied, "of", total)
+		}
+	}
+	a.log.Info("restored state", "tasks", len(tasks), "records", applied, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// startGlobal builds the global task, restores its tables from their
+// source topics, and keeps them up to date in the background until the
+// app's client closes.
+func (a *App) startGlobal(ctx context.Context) (*task, error) {
+	g, err := newTask(a.env, a.top, a.top.global, 0)
+	if err != nil {
+		return nil, err
+	}
+	a.env.global = g
+	if err := a.restore(ctx, []*task{g}, true); err != nil {
+		g.close()
+		return nil, err
+	}
+	var topics []string
+	for _, s := range a.top.global.sources {
+		topics = append(topics, s.resolve(a.cfg.appID))
+	}
+	ends, err := a.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	from := map[string]map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if from[o.Topic] == nil {
+			from[o.Topic] = map[int32]kgo.Offset{}
+		}
+		from[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
+	})
+	cl, err := kgo.NewClient(a.clientOpts(kgo.ConsumePartitions(from))...)
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	go func() {
+		defer cl.Close()
+		for {
+			fs := cl.PollFetches(context.Background())
+			if fs.IsClientClosed() {
+				return
+			}
+			a.mu.Lock()
+			closing := !a.running.Load()
+			fs.EachRecord(func(r *kgo.Record) {
+				if err := g.process(r); err != nil {
+					a.log.Error("global table update failed", "err", err)
+				}
+			})
+			a.mu.Unlock()
+			if closing {
+				return
+			}
+		}
+	}()
+	// Stop the global consumer when the app's client closes.
+	go func() {
+		<-a.cl.Context().Done()
+		cl.Close()
+	}()
+	return g, nil
+}
