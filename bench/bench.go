@@ -40,6 +40,9 @@ type Config struct {
 	// 0 or -1 selects the broker default.
 	Partitions int32
 	Replicas   int16
+	// TopicConfigs are the topic configs used when the topic has to be
+	// created, e.g. flush.messages to relax the durability of an Eddy topic.
+	TopicConfigs map[string]*string
 
 	// RecordSize is the value size in bytes. Default 100. The first
 	// TimestampSize bytes carry the send time (EndToEnd requires at least
@@ -211,7 +214,12 @@ func (c Config) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 // EnsureTopic creates topic with the given partitions and replication factor
 // (-1 for broker defaults) unless it already exists.
 func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, replicas int16) error {
-	resp, err := adm.CreateTopic(ctx, partitions, replicas, nil, topic)
+	return ensureTopicWith(ctx, adm, topic, partitions, replicas, nil)
+}
+
+// ensureTopicWith is EnsureTopic with topic configs for the creation.
+func ensureTopicWith(ctx context.Context, adm *kadm.Client, topic string, partitions int32, replicas int16, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, partitions, replicas, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -231,7 +239,7 @@ func (c Config) ensureTopic(ctx context.Context) error {
 		return err
 	}
 	defer cl.Close()
-	return EnsureTopic(ctx, kadm.NewClient(cl), c.Topic, c.Partitions, c.Replicas)
+	return ensureTopicWith(ctx, kadm.NewClient(cl), c.Topic, c.Partitions, c.Replicas, c.TopicConfigs)
 }
 
 // listOffsets returns the start and end offsets of every partition of topic.

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/eddy-streaming/eddy/internal/cli/testbroker"
 )
 
@@ -256,4 +259,52 @@ func BenchmarkProduce(b *testing.B) {
 	b.ReportMetric(res.RecordsPerSec, "records/s")
 	b.ReportMetric(res.MBPerSec, "MB/s")
 	b.ReportMetric(float64(res.Ack.P99.Microseconds()), "p99-µs")
+}
+
+// TestTopicConfigsAtCreation: a run that creates its topic creates it with
+// Config.TopicConfigs (bench all's no-fsync end-to-end phase relies on it).
+func TestTopicConfigsAtCreation(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := Config{
+		Brokers:      testbroker.Start(t),
+		Topic:        fmt.Sprintf("bench-configs-%d", time.Now().UnixNano()),
+		Partitions:   1,
+		Replicas:     1,
+		RecordSize:   20,
+		Records:      50,
+		Rate:         5000,
+		Client:       ClientRaw,
+		TopicConfigs: map[string]*string{"flush.messages": kadm.StringPtr(relaxedFlushMessages)},
+	}
+	res, err := EndToEnd(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 50 {
+		t.Fatalf("e2e result %+v", res)
+	}
+	cl, err := cfg.withDefaults().newClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, cfg.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(cfg.Topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "flush.messages" {
+			if c.MaybeValue() != relaxedFlushMessages || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				t.Fatalf("flush.messages = %q (source %v), want %s set on the topic", c.MaybeValue(), c.Source, relaxedFlushMessages)
+			}
+			return
+		}
+	}
+	t.Fatal("no flush.messages in the topic's configs")
 }

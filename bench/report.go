@@ -37,6 +37,11 @@ type ReportConfig struct {
 	// E2ELinger is the producer linger of the end-to-end phases. Default
 	// 1ms.
 	E2ELinger time.Duration
+	// E2ENoFsync adds, for each client, an end-to-end phase at the same
+	// rate into a topic created with flush.messages at its maximum, which
+	// on Eddy acknowledges and shows records once written to the OS rather
+	// than once fsynced (other brokers may ignore the setting).
+	E2ENoFsync bool
 	// Disk configures the disk baseline; SkipDisk leaves it out.
 	Disk     DiskConfig
 	SkipDisk bool
@@ -55,6 +60,9 @@ type ReportRow struct {
 	RecordSize int     // value size of the records produced (or read)
 	Result     *Result // nil if the phase could not run
 	Err        error   // the phase's error, if any
+	// NoFsync marks an end-to-end phase run on a topic with fsync relaxed
+	// (see ReportConfig.E2ENoFsync).
+	NoFsync bool
 	// DiskRatio is produce MB/s over the disk's sequential write MB/s
 	// (the better of the baseline's two runs); 0 when not applicable.
 	DiskRatio float64
@@ -188,14 +196,24 @@ func RunReport(ctx context.Context, rc ReportConfig) (*Report, error) {
 				Err: fmt.Errorf("no %s produce peak for %dB records to derive the rate from", client, size)})
 			continue
 		}
-		cfg := base
-		cfg.Topic, cfg.Client, cfg.RecordSize = topicFor("e2e-"+client, size), client, size
-		cfg.Duration, cfg.Records = rc.PhaseDuration, 0
-		cfg.Rate = rc.E2ELoad * peak[client]
-		cfg.Linger = rc.E2ELinger
-		progress("e2e %s %dB at %.0f records/s (%.0f%% of its peak) for %s ...", client, size, cfg.Rate, rc.E2ELoad*100, rc.PhaseDuration)
-		res, err := EndToEnd(ctx, cfg)
-		add(ReportRow{Phase: "e2e", Client: client, RecordSize: size, Result: res, Err: err})
+		for _, noFsync := range []bool{false, true} {
+			if noFsync && !rc.E2ENoFsync || ctx.Err() != nil {
+				continue
+			}
+			cfg := base
+			kind, durability := "e2e-"+client, "fsync per group commit"
+			if noFsync {
+				kind, durability = "e2e-nofsync-"+client, "no fsync (flush.messages="+relaxedFlushMessages+")"
+				cfg.TopicConfigs = map[string]*string{"flush.messages": kadm.StringPtr(relaxedFlushMessages)}
+			}
+			cfg.Topic, cfg.Client, cfg.RecordSize = topicFor(kind, size), client, size
+			cfg.Duration, cfg.Records = rc.PhaseDuration, 0
+			cfg.Rate = rc.E2ELoad * peak[client]
+			cfg.Linger = rc.E2ELinger
+			progress("e2e %s %dB at %.0f records/s (%.0f%% of its peak), %s, for %s ...", client, size, cfg.Rate, rc.E2ELoad*100, durability, rc.PhaseDuration)
+			res, err := EndToEnd(ctx, cfg)
+			add(ReportRow{Phase: "e2e", Client: client, RecordSize: size, Result: res, Err: err, NoFsync: noFsync})
+		}
 	}
 
 	if !rc.KeepTopics && len(topics) > 0 {
@@ -210,6 +228,10 @@ func RunReport(ctx context.Context, rc ReportConfig) (*Report, error) {
 	}
 	return rep, firstErr
 }
+
+// relaxedFlushMessages is the flush.messages of the no-fsync end-to-end
+// phases: never fsync per batch.
+const relaxedFlushMessages = "9223372036854775807"
 
 // deleteTopics deletes topics, ignoring those that do not exist.
 func deleteTopics(ctx context.Context, cfg Config, topics []string) error {
@@ -250,8 +272,11 @@ func (r *Report) Print(w io.Writer) error {
 	for _, row := range r.Rows {
 		phase := row.Phase
 		res := row.Result
+		if row.NoFsync {
+			phase = "e2e-nofsync"
+		}
 		if res != nil && res.Rate > 0 {
-			phase = fmt.Sprintf("e2e @%.0f/s", res.Rate)
+			phase = fmt.Sprintf("%s @%.0f/s", phase, res.Rate)
 		}
 		if res == nil {
 			fmt.Fprintf(tw, "%s\t%s\t%d B\t-\t-\t-\t-\t-\t-\t-\t-\t\n", phase, row.Client, row.RecordSize)
@@ -299,6 +324,13 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(w, "ack/request: raw producer, one sample per produce request; ack: kgo, one per record")
 	fmt.Fprintln(w, "end-to-end: from each record's scheduled send time to its arrival at the consumer;")
 	fmt.Fprintln(w, "  the row below it is the same run's ack latency, per record from its scheduled send time")
+	for _, row := range r.Rows {
+		if row.NoFsync {
+			fmt.Fprintln(w, "e2e-nofsync: topic with flush.messages="+relaxedFlushMessages+" (Eddy acknowledges once written to the OS,")
+			fmt.Fprintln(w, "  without fsync); the other e2e rows use the broker's default durability")
+			break
+		}
+	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "error: %s\n", n)
 	}

@@ -282,6 +282,7 @@ func newBenchAllCommand(a *app, bf *benchFlags) *cobra.Command {
 		clients    []string
 		e2eLoad    float64
 		e2eLinger  time.Duration
+		e2eNoFsync bool
 		keepTopics bool
 	)
 	cmd := &cobra.Command{
@@ -293,7 +294,9 @@ produce with each of --clients for each of --record-sizes (acks per --acks,
 "all" by default), each for --phase-duration into a fresh topic; consume of
 those topics with each client (for up to --phase-duration); and produce-to-
 consume latency with each client at --e2e-load of its measured peak produce
-rate for the first record size. One table then lists records/s, MB/s, the
+rate for the first record size, with the broker's default durability and
+(unless --e2e-no-fsync=false) again on a topic with flush.messages at its
+maximum, which Eddy acknowledges without fsync. One table then lists records/s, MB/s, the
 ratio of produce MB/s to the disk's sequential write speed, and latency
 percentiles. The topics are deleted at the end unless --keep-topics.
 
@@ -313,6 +316,7 @@ other flags (--partitions, --producers, --in-flight, --batch-max-bytes,
 				Clients:       clients,
 				E2ELoad:       e2eLoad,
 				E2ELinger:     e2eLinger,
+				E2ENoFsync:    e2eNoFsync,
 				SkipDisk:      bf.skipDisk,
 				Disk: bench.DiskConfig{
 					Dir:            bf.diskDir,
@@ -338,6 +342,7 @@ other flags (--partitions, --producers, --in-flight, --batch-max-bytes,
 	f.StringSliceVar(&clients, "clients", []string{bench.ClientRaw, bench.ClientKgo}, "clients to run each phase with")
 	f.Float64Var(&e2eLoad, "e2e-load", 0.5, "end-to-end rate as a fraction of the client's peak produce rate")
 	f.DurationVar(&e2eLinger, "e2e-linger", time.Millisecond, "producer linger of the end-to-end phases")
+	f.BoolVar(&e2eNoFsync, "e2e-no-fsync", true, "also measure end-to-end latency on a topic with fsync relaxed (flush.messages at its maximum)")
 	f.BoolVar(&keepTopics, "keep-topics", false, "keep the topics the run creates")
 	return cmd
 }

@@ -225,11 +225,11 @@ func TestBenchAll(t *testing.T) {
 	rows := map[string][]string{}
 	for _, l := range lines(out) {
 		f := strings.Fields(l)
-		if len(f) >= 4 && (f[0] == "produce" || f[0] == "consume" || f[0] == "e2e") {
+		if len(f) >= 4 && (f[0] == "produce" || f[0] == "consume" || f[0] == "e2e" || f[0] == "e2e-nofsync") {
 			key := f[0] + " " + f[1] + " " + f[2]
-			if f[0] == "e2e" {
-				key = "e2e " + f[2] + " " + f[3]
-				f = append([]string{"e2e"}, f[2:]...) // "e2e @N/s" spans two cells
+			if strings.HasPrefix(f[0], "e2e") {
+				key = f[0] + " " + f[2] + " " + f[3]
+				f = append([]string{f[0]}, f[2:]...) // "e2e @N/s" spans two cells
 			}
 			if rows[key] == nil { // e2e runs have an ack row after their end-to-end row
 				rows[key] = f
@@ -239,7 +239,7 @@ func TestBenchAll(t *testing.T) {
 	for _, key := range []string{
 		"produce raw 64", "produce kgo 64", "produce raw 200", "produce kgo 200",
 		"consume raw 64", "consume kgo 64", "consume raw 200", "consume kgo 200",
-		"e2e raw 64", "e2e kgo 64",
+		"e2e raw 64", "e2e kgo 64", "e2e-nofsync raw 64", "e2e-nofsync kgo 64",
 	} {
 		f := rows[key]
 		if len(f) < 7 {
@@ -256,7 +256,7 @@ func TestBenchAll(t *testing.T) {
 			t.Fatalf("row %q has no end-to-end latency:\n%s", key, out)
 		}
 	}
-	for _, want := range []string{"disk, sync at end", "disk, sync every 512 KiB", "DISK%: produce MB/s"} {
+	for _, want := range []string{"disk, sync at end", "disk, sync every 512 KiB", "DISK%: produce MB/s", "e2e-nofsync: topic with flush.messages="} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("no %q in:\n%s", want, out)
 		}
