@@ -50,6 +50,7 @@ type task struct {
 	closers    []func() error
 	fatal      error
 	seqN       uint64
+	shared     map[string]any // per-task state shared by an operator's nodes (joins)
 }
 
 // seq returns a number unique within the task's input: the input record's
@@ -69,6 +70,7 @@ func newTask(e *env, top *Topology, sub *subTopology, partition int32) (*task, e
 		env: e, top: top, sub: sub, partition: partition,
 		inputs:     map[string]func(*kgo.Record){},
 		stores:     map[string]storeInstance{},
+		shared:     map[string]any{},
 		streamTime: noTime,
 	}
 	if sub.id < 0 {
