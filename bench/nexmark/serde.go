@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // The binary encoding of an Event: one byte Kind, then the fields in
@@ -17,6 +18,19 @@ var ErrCorrupt = errors.New("nexmark: corrupt event")
 
 // AppendEvent appends the encoding of ev to dst.
 func AppendEvent(dst []byte, ev *Event) []byte {
+	if ev.Kind == KindBid {
+		return AppendBid(dst, &ev.Bid)
+	}
+	// One allocation at most: room for the varints and the strings.
+	n := 1 + 10*binary.MaxVarintLen64
+	if ev.Kind == KindPerson {
+		p := &ev.Person
+		n += len(p.Name) + len(p.Email) + len(p.CreditCard) + len(p.City) + len(p.State) + len(p.Extra)
+	} else {
+		a := &ev.Auction
+		n += len(a.ItemName) + len(a.Description) + len(a.Extra)
+	}
+	dst = slices.Grow(dst, n)
 	dst = append(dst, byte(ev.Kind))
 	switch ev.Kind {
 	case KindPerson:
@@ -41,14 +55,13 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 		dst = appendStr(dst, a.ItemName)
 		dst = appendStr(dst, a.Description)
 		dst = appendStr(dst, a.Extra)
-	default:
-		dst = AppendBid(dst[:len(dst)-1], &ev.Bid)
 	}
 	return dst
 }
 
 // AppendBid appends the encoding of an Event holding b.
 func AppendBid(dst []byte, b *Bid) []byte {
+	dst = slices.Grow(dst, 1+5*binary.MaxVarintLen64+len(b.Extra))
 	dst = append(dst, byte(KindBid))
 	dst = binary.AppendVarint(dst, b.Auction)
 	dst = binary.AppendVarint(dst, b.Bidder)
