@@ -59,3 +59,13 @@ func TestRunErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunStreamEngine runs every query written with the stream DSL end to
+// end through a real broker (a bounded run over the loaded events) and
+// checks its output against the reference.
+func TestRunStreamEngine(t *testing.T) {
+	b := testbroker.Start(t)
+	for _, q := range Queries {
+		t.Run(q, func(t *testing.T) { runVerified(t, []string{b.Addr()}, q, EngineStream) })
+	}
+}
