@@ -146,6 +146,9 @@ func New(opts ...Option) (*Server, error) {
 		kgo.MaxBufferedRecords(100_000),
 		kgo.UnknownTopicRetries(1),
 		kgo.ProducerBatchMaxBytes(1 << 20),
+		// Admin requests cache topic metadata this long: short, so a topic
+		// deleted or created by another client is seen promptly.
+		kgo.MetadataMinAge(time.Second),
 	}, cfg.clientOpts...)
 	producer, err := kgo.NewClient(popts...)
 	if err != nil {

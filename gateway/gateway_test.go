@@ -277,6 +277,9 @@ func TestTopicAdmin(t *testing.T) {
 	if e.do("GET", "/api/v1/topics", nil, &list); len(list.Topics) != 1 || list.Topics[0].Name != "events" || list.Topics[0].Partitions != 4 {
 		t.Fatalf("list: %+v", list)
 	}
+	if st := e.do("GET", "/api/v1/topics?internal=true", nil, &list); st != 200 || len(list.Topics) < 2 {
+		t.Fatalf("list with internal topics: %d %+v", st, list)
+	}
 	configValue := func(cs []gateway.ConfigEntry, name string) (string, string) {
 		for _, c := range cs {
 			if c.Name == name && c.Value != nil {

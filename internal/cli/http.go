@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/eddy-streaming/eddy/broker"
+	"github.com/eddy-streaming/eddy/console"
 	"github.com/eddy-streaming/eddy/gateway"
 )
 
@@ -38,6 +39,7 @@ func newGateway(b *broker.Broker, logger *slog.Logger, opts ...gateway.Option) (
 	return gateway.New(append([]gateway.Option{
 		gateway.WithBrokers(loopbackAddr(b.Addr())),
 		gateway.WithMetrics(b.Registry(), b.Registry()),
+		gateway.WithUI(console.Handler()),
 		gateway.WithLogger(logger),
 	}, opts...)...)
 }
