@@ -94,10 +94,17 @@ func (s *Server) Produce(ctx context.Context, topic string, records []Record) (P
 		}
 		krs[i] = kr
 	}
+	// ProduceSync gives results in the order they complete, not the order
+	// of the records: answer in request order.
+	index := make(map[*kgo.Record]int, len(krs))
+	for i, kr := range krs {
+		index[kr] = i
+	}
 	results := s.producer.ProduceSync(ctx, krs...)
-	out := ProduceResponse{Offsets: make([]ProduceResult, len(results))}
+	out := ProduceResponse{Offsets: make([]ProduceResult, len(krs))}
 	var firstErr error
-	for i, r := range results {
+	for _, r := range results {
+		i := index[r.Record]
 		out.Offsets[i] = ProduceResult{Partition: r.Record.Partition, Offset: r.Record.Offset}
 		if r.Err != nil {
 			out.Offsets[i] = ProduceResult{Partition: r.Record.Partition, Offset: -1, Error: r.Err.Error()}
