@@ -155,6 +155,25 @@ func (x *txns) deliver(out txn.Output, end int64, err error) {
 				x.mu.Unlock()
 			}
 		}
+		if err == nil && len(out.Markers) > 0 && len(out.Replies) > 0 {
+			// An EndTxn is answered once its markers are written (or after
+			// markerReplyWait): the transaction is then complete, and the
+			// client's next transaction, begun at once, is not refused with
+			// CONCURRENT_TRANSACTIONS, which clients back off from for
+			// 20ms or more (Kafka answers after PrepareCommit only, but
+			// writes markers without an fsync each).
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				x.writeMarkers(out.Markers)
+			}()
+			select {
+			case <-done:
+			case <-time.After(markerReplyWait):
+			case <-x.b.ctx.Done():
+			}
+			out.Markers = nil
+		}
 		for _, r := range out.Replies {
 			p := r.To.(*pending)
 			if err != nil {
@@ -168,6 +187,11 @@ func (x *txns) deliver(out txn.Output, end int64, err error) {
 		}
 	}()
 }
+
+// markerReplyWait bounds how long an EndTxn reply waits for the
+// transaction's markers: the commit or abort decision is durable before,
+// so the reply is correct either way.
+const markerReplyWait = 5 * time.Second
 
 // writeMarkers ends each transaction on its partitions and reports back.
 // A partition that no longer exists is skipped; a storage error is retried

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/eddy-streaming/eddy/broker"
 	"github.com/eddy-streaming/eddy/internal/testbroker"
@@ -142,4 +145,40 @@ func TestGroupTransactSession(t *testing.T) {
 			t.Fatalf("partition %d: committed %+v, end %d", e.Partition, o, e.Offset)
 		}
 	})
+}
+
+// TestNextTransactionRightAfterCommit begins each transaction of a
+// producer right after EndTxn answers for the previous one: the EndTxn
+// reply waits for the markers, so the next AddPartitionsToTxn is never
+// refused with CONCURRENT_TRANSACTIONS (which clients back off from for
+// 20ms or more, capping a producer at a few dozen transactions a second).
+func TestNextTransactionRightAfterCommit(t *testing.T) {
+	b := testbroker.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createTopic(t, kadm.NewClient(newClient(t, b)), "back-to-back", 2, nil)
+	cl := newClient(t, b, kgo.MaxVersions(kversion.V3_5_0())) // AddPartitionsToTxn v3: one transactional id
+	pid, epoch := initTxnProducer(t, ctx, cl, "b2b")
+	for i := 0; i < 20; i++ {
+		add := kmsg.NewPtrAddPartitionsToTxnRequest()
+		add.TransactionalID, add.ProducerID, add.ProducerEpoch = "b2b", pid, epoch
+		rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+		rt.Topic, rt.Partitions = "back-to-back", []int32{0, 1}
+		add.Topics = append(add.Topics, rt)
+		resp, err := add.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range resp.Topics[0].Partitions {
+			if p.ErrorCode != 0 {
+				t.Fatalf("transaction %d: AddPartitionsToTxn right after the previous commit: %v", i, kerr.ErrorForCode(p.ErrorCode))
+			}
+		}
+		end := kmsg.NewPtrEndTxnRequest()
+		end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "b2b", pid, epoch, i%3 != 0
+		eresp, err := end.RequestWith(ctx, cl)
+		if err != nil || eresp.ErrorCode != 0 {
+			t.Fatalf("transaction %d: EndTxn: %v %v", i, err, kerr.ErrorForCode(eresp.ErrorCode))
+		}
+	}
 }
