@@ -97,8 +97,8 @@ func handleProduce(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)
 	if r.Acks == 0 {
 		return nil, errNoResponse
 	}
-	if len(waits) == 0 {
-		return resp, nil
+	if allDurable(waits) {
+		return resp, nil // no goroutine, timer or hand-off (always so without fsync)
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	if timeout <= 0 {
@@ -122,6 +122,16 @@ func handleProduce(c *conn, req kmsg.Request, p *pending) (kmsg.Response, error)
 		p.finish(resp, nil)
 	}()
 	return nil, nil
+}
+
+// allDurable reports whether every wait is already over.
+func allDurable(waits []durableWait) bool {
+	for _, w := range waits {
+		if w.log.HighWatermark() < w.end {
+			return false
+		}
+	}
+	return true
 }
 
 // produceTo validates and appends one partition's batches, filling the
