@@ -52,8 +52,8 @@ type config struct {
 	maxInflightPerConn int
 	maxRequestBytes    int64
 	now                func() time.Time
-	listeners          []Listener               // listeners.go
-	authorizer         *auth.AuthorizerConfig   // nil: no ACL authorization
+	listeners          []Listener             // listeners.go
+	authorizer         *auth.AuthorizerConfig // nil: no ACL authorization
 }
 
 // WithDataDir sets the directory holding all of the broker's data

@@ -56,8 +56,10 @@ type Listener struct {
 	Mechanisms []string
 }
 
-func (l Listener) usesTLS() bool  { return l.Protocol == ProtocolSSL || l.Protocol == ProtocolSASLSSL }
-func (l Listener) usesSASL() bool { return l.Protocol == ProtocolSASLPlaintext || l.Protocol == ProtocolSASLSSL }
+func (l Listener) usesTLS() bool { return l.Protocol == ProtocolSSL || l.Protocol == ProtocolSASLSSL }
+func (l Listener) usesSASL() bool {
+	return l.Protocol == ProtocolSASLPlaintext || l.Protocol == ProtocolSASLSSL
+}
 
 // WithListener adds a listener. Without any (from this option or the
 // listeners setting), the broker has one PLAINTEXT listener on WithListen's
