@@ -161,10 +161,13 @@ func (s *scramSession) Step(in []byte) ([]byte, error) {
 	if len(in) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(in))
 	}
-	out, err := s.conv.Step(string(in))
+	out, err := s.libraryStep(in)
 	if err != nil {
-		if strings.HasPrefix(out, "e=invalid-proof") {
+		switch {
+		case strings.HasPrefix(out, "e=invalid-proof"):
 			return nil, ErrAuthenticationFailed
+		case errors.Is(err, ErrMalformed):
+			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -180,6 +183,22 @@ func (s *scramSession) Step(in []byte) ([]byte, error) {
 		s.user = s.conv.Username()
 	}
 	return []byte(out), nil
+}
+
+// libraryStep runs xdg-go/scram's step, turning its parse panics into
+// ErrMalformed: v1.1.2 indexes an empty GS2 flag (client-first ",,,"),
+// found by FuzzSASLSession. The empty flag is refused before the call;
+// recover covers whatever else a hostile client may find.
+func (s *scramSession) libraryStep(in []byte) (out string, err error) {
+	if s.step == 1 && (len(in) == 0 || in[0] == ',') {
+		return "", fmt.Errorf("%w: client-first message without a GS2 flag", ErrMalformed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("%w: %v", ErrMalformed, r)
+		}
+	}()
+	return s.conv.Step(string(in))
 }
 
 func (s *scramSession) Authenticated() bool { return s.user != "" }

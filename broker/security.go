@@ -134,12 +134,19 @@ func (c *conn) admit(key int16) error {
 	return fmt.Errorf("%s before SASL authentication", kmsg.NameForKey(key))
 }
 
-// maxRequestBytes is the largest request frame accepted now.
-func (c *conn) maxRequestBytes() int64 {
-	if !c.sec.authenticated {
-		return min(preAuthMaxBytes, c.b.cfg.maxRequestBytes)
+// frameLimits are the smallest and largest frame accepted now: a request
+// has at least a header (8 bytes) while a bare SASL token (after
+// SaslHandshake v0) may be empty; before authentication frames are at
+// most preAuthMaxBytes.
+func (c *conn) frameLimits() (int64, int64) {
+	if c.sec.authenticated {
+		return 8, c.b.cfg.maxRequestBytes
 	}
-	return c.b.cfg.maxRequestBytes
+	minSize := int64(8)
+	if c.sec.rawSASL {
+		minSize = 0
+	}
+	return minSize, min(preAuthMaxBytes, c.b.cfg.maxRequestBytes)
 }
 
 // saslStep runs one client SASL message through the session. On success

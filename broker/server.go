@@ -160,8 +160,8 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if maxSize := c.maxRequestBytes(); size < 8 || int64(size) > maxSize {
-			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, maxSize)
+		if minSize, maxSize := c.frameLimits(); int64(size) < minSize || int64(size) > maxSize {
+			return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, minSize, maxSize)
 		}
 		// Memory is bounded broker-wide: wait for room in the request budget
 		// before buffering the request (queued.max.request.bytes).
@@ -174,9 +174,12 @@ func (c *conn) readLoop() error {
 			c.b.reqBudget.release(int64(size))
 			return err
 		}
+		raw := c.sec.rawSASL // a bare SASL token has no API key (security.go)
 		p, err := c.dispatch(buf)
-		if h := handlers[int16(binary.BigEndian.Uint16(buf))]; h != nil && h.frameDone {
-			putBuf(buf)
+		if !raw {
+			if h := handlers[int16(binary.BigEndian.Uint16(buf))]; h != nil && h.frameDone {
+				putBuf(buf)
+			}
 		}
 		if err != nil {
 			c.b.reqBudget.release(int64(size))
