@@ -193,34 +193,43 @@ func (x *txns) deliver(out txn.Output, end int64, err error) {
 // so the reply is correct either way.
 const markerReplyWait = 5 * time.Second
 
-// writeMarkers ends each transaction on its partitions and reports back.
-// A partition that no longer exists is skipped; a storage error is retried
-// until the broker stops, as Kafka's marker channel does.
+// writeMarkers ends each transaction on its partitions, all at once (each
+// partition's log fsyncs on its own, so the waits overlap), and reports
+// back. A partition that no longer exists is skipped; a storage error is
+// retried until the broker stops, as Kafka's marker channel does.
 func (x *txns) writeMarkers(all []txn.Markers) {
 	for _, m := range all {
+		var wg sync.WaitGroup
 		for _, tp := range m.Partitions {
-			for attempt := 0; ; attempt++ {
-				err := x.writeMarker(m, tp)
-				if err == nil {
-					break
-				}
-				if x.b.ctx.Err() != nil {
-					return
-				}
-				x.b.logger.Warn("writing transaction marker; retrying", "transactional_id", m.TransactionalID,
-					"topic", tp.Topic, "partition", tp.Partition, "err", err)
-				select {
-				case <-x.b.ctx.Done():
-					return
-				case <-time.After(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond):
-				}
-			}
+			wg.Go(func() { x.writeMarkerRetrying(m, tp) })
+		}
+		wg.Wait()
+		if x.b.ctx.Err() != nil {
+			return
 		}
 		x.mu.Lock()
 		out := x.mu.c.MarkersWritten(x.b.cfg.now(), m.TransactionalID, m.ProducerID, m.ProducerEpoch)
 		end, err := x.appendLocked(out)
 		x.mu.Unlock()
 		x.deliver(out, end, err)
+	}
+}
+
+// writeMarkerRetrying writes one marker until it is durable or the broker
+// stops.
+func (x *txns) writeMarkerRetrying(m txn.Markers, tp txn.TopicPartition) {
+	for attempt := 0; ; attempt++ {
+		err := x.writeMarker(m, tp)
+		if err == nil || x.b.ctx.Err() != nil {
+			return
+		}
+		x.b.logger.Warn("writing transaction marker; retrying", "transactional_id", m.TransactionalID,
+			"topic", tp.Topic, "partition", tp.Partition, "err", err)
+		select {
+		case <-x.b.ctx.Done():
+			return
+		case <-time.After(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond):
+		}
 	}
 }
 
