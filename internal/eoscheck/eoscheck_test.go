@@ -48,6 +48,11 @@ const (
 	python     = "/usr/bin/python3"
 )
 
+// brokerFlags roll segments every second and run the cleaner often, so
+// that __consumer_offsets and __transaction_state are compacted while the
+// workers commit, and restarts rebuild the coordinators from compacted logs.
+var brokerFlags = []string{"--set", "log.roll.ms=1000", "--set", "log.cleaner.backoff.ms=250"}
+
 // cycles is the number of fault cycles of the campaign: EDDY_EOS_CYCLES,
 // or 52 (36 SIGKILL, 16 SIGSTOP), or 6 with -short.
 func cycles(t *testing.T) (kills, pauses int) {
@@ -115,7 +120,7 @@ func campaign(t *testing.T, cycles int, pause bool) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")
 	addr := brokerproc.FreePort(t)
-	srv := brokerproc.Start(t, eddyBin, dir, addr)
+	srv := brokerproc.Start(t, eddyBin, dir, addr, brokerFlags...)
 	defer func() { srv.Kill(t) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -152,7 +157,7 @@ func campaign(t *testing.T, cycles int, pause bool) {
 			if c%4 == 3 {
 				w.killPython() // a worker crash too: its open transaction must abort
 			}
-			srv = brokerproc.Start(t, eddyBin, dir, addr)
+			srv = brokerproc.Start(t, eddyBin, dir, addr, brokerFlags...)
 		}
 		if c%10 == 9 {
 			w.read(ctx, fmt.Sprintf("after cycle %d", c+1), false, inputTopic, goOutput, pyOutput)
@@ -171,10 +176,17 @@ func campaign(t *testing.T, cycles int, pause bool) {
 	w.read(ctx, "final", true, goOutput, pyOutput)
 	w.read(ctx, "final", false, inputTopic, goOutput, pyOutput)
 	srv.Stop(t)
-	srv = brokerproc.Start(t, eddyBin, dir, addr)
+	srv = brokerproc.Start(t, eddyBin, dir, addr, brokerFlags...)
 	w.read(ctx, "after restart", false, goOutput, pyOutput)
 	w.read(ctx, "after restart", true, goOutput, pyOutput)
 	w.read(ctx, "after restart", false, inputTopic)
+
+	// The cleaner compacted the coordinators' logs during the run.
+	for _, internal := range []string{"__consumer_offsets", "__transaction_state"} {
+		if _, err := os.Stat(filepath.Join(dir, "topics", internal, "0", "cleaner-offset-checkpoint")); err != nil {
+			t.Errorf("%s was never compacted: %v", internal, err)
+		}
+	}
 
 	r := Check(w.hist)
 	kind := "SIGKILL"
