@@ -78,6 +78,7 @@ bench) work against Eddy or any Kafka-compatible cluster.`,
 		newProduceCommand(a),
 		newConsumeCommand(a),
 		newGroupCommand(a),
+		newDemoCommand(),
 		newBenchCommand(a),
 		newServeCommand(),
 	)
