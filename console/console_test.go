@@ -104,8 +104,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	br.WaitFor("created topic", `[...document.querySelectorAll("#rows tr[data-topic]")].some(r => r.dataset.topic === "made-in-browser" && r.cells[1].textContent === "4")`, 10*time.Second)
 	br.Screenshot("topics")
-	browsertest.Eval[bool](br, `(window.confirm = () => true, true)`)
-	br.Do(10*time.Second, chromedp.Click(`button[data-delete="made-in-browser"]`))
+	// The table redraws every second: click through the page, not a node
+	// id that a redraw may have replaced.
+	browsertest.Eval[bool](br, `(window.confirm = () => true, document.querySelector('button[data-delete="made-in-browser"]').click(), true)`)
 	br.WaitFor("deleted topic", `![...document.querySelectorAll("#rows tr[data-topic]")].some(r => r.dataset.topic === "made-in-browser")`, 10*time.Second)
 
 	// One topic: partitions and configs; set a config.
