@@ -319,6 +319,7 @@ func skipTags(r *kbin.Reader) {
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
+	var pieces [][]byte
 	for p := range c.queue {
 		select {
 		case <-p.ready:
@@ -351,14 +352,27 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		if need := p.sizeHint(); need > cap(buf) {
-			putBuf(buf)
-			buf = getBuf(need)
+		var err error
+		if sf, ok := spliceFetch(buf, p, pieces); ok {
+			// Fetched records are written from where they were read
+			// (fetch_splice.go), not copied into buf first.
+			buf, pieces = sf.enc, sf.pieces
+			for _, piece := range pieces {
+				if _, err = bw.Write(piece); err != nil {
+					break
+				}
+			}
+			clear(pieces)
+		} else {
+			if need := p.sizeHint(); need > cap(buf) {
+				putBuf(buf)
+				buf = getBuf(need)
+			}
+			buf = appendResponse(buf[:0], p)
+			_, err = bw.Write(buf)
 		}
-		buf = appendResponse(buf[:0], p)
-		p.resp = nil // the encoded copy is all that is needed now
+		p.resp = nil
 		p.recycle()
-		_, err := bw.Write(buf)
 		c.releaseFetch(held)
 		if err == nil && (len(c.queue) == 0 || p.closeAfter) {
 			err = bw.Flush()
