@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -58,6 +59,8 @@ type RunConfig struct {
 	Progress io.Writer
 	// ClientOpts are added to every client Run creates.
 	ClientOpts []kgo.Opt
+	// CPUProfile, if set, receives a CPU profile of the query run.
+	CPUProfile io.Writer
 }
 
 // RunResult holds a run's figures.
@@ -248,9 +251,17 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 
 	progress("run: %s with engine %s", cfg.Query, cfg.Engine)
 	runtime.GC()
+	if cfg.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+			return nil, err
+		}
+	}
 	cpu0, t0 := processCPU(), time.Now()
 	err = engine(ctx, rc)
 	res.Elapsed, res.CPU = time.Since(t0), processCPU()-cpu0
+	if cfg.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return res, fmt.Errorf("nexmark: running %s: %w", cfg.Query, err)
 	}

@@ -26,6 +26,7 @@ func newBenchNexmarkCommand(a *app, bf *benchFlags) *cobra.Command {
 		dataDir string
 		fsync   bool
 		state   string
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "nexmark",
@@ -94,6 +95,15 @@ closed; windows still open at the end of the input are not reported.`,
 			out := cmd.OutOrStdout()
 			var results []*nexmark.RunResult
 			for _, q := range queries {
+				var prof io.Writer
+				if profile != "" {
+					f, err := os.Create(strings.ReplaceAll(profile, "QUERY", q))
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					prof = f
+				}
 				res, err := nexmark.Run(cmd.Context(), nexmark.RunConfig{
 					Brokers:    brokers,
 					Query:      q,
@@ -105,6 +115,7 @@ closed; windows still open at the end of the input are not reported.`,
 					Logger:     a.logger(),
 					Progress:   cmd.ErrOrStderr(),
 					ClientOpts: []kgo.Opt{kgo.WithLogger(newKgoLogger(a.logger()))},
+					CPUProfile: prof,
 				})
 				if res != nil {
 					if err := res.Print(out); err != nil {
@@ -132,6 +143,7 @@ closed; windows still open at the end of the input are not reported.`,
 	f.StringVar(&engine, "engine", nexmark.EngineStream, "engine: stream (Eddy's stream DSL) or kgo (plain franz-go loop; q0, q1, q2)")
 	f.BoolVar(&verify, "verify", true, "check the output against the reference implementation")
 	f.StringVar(&state, "state", nexmark.StatePebble, "where the stream engine keeps state: pebble (on disk, in a temporary directory) or memory")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile of each query run to this file (QUERY in the name is replaced by the query)")
 	f.StringVar(&dataDir, "data-dir", "", "data directory of the embedded broker (default: a temporary directory)")
 	f.BoolVar(&fsync, "fsync", true, "embedded broker: fsync before acknowledging (false: rely on the page cache)")
 	return cmd
