@@ -112,6 +112,9 @@ type App struct {
 	adm  *kadm.Client
 
 	produceErr atomic.Pointer[error]
+	// killed (tests only) makes the loop stop at once, without flushing or
+	// committing, as if the process died.
+	killed atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -161,13 +164,22 @@ func NewApp(top *Topology, opts ...AppOption) (*App, error) {
 	return a, nil
 }
 
+// numTasks returns how many tasks the instance runs.
+func (a *App) numTasks() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.mu.tasks)
+}
+
 // Metrics returns the app's counters.
 func (a *App) Metrics() *Metrics { return a.env.metrics }
 
+// clientOpts returns the options of a client: the seeds, extra, then the
+// user's ClientOptions (which win).
 func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.seeds...)}
-	opts = append(opts, a.cfg.clientOpts...)
-	return append(opts, extra...)
+	opts = append(opts, extra...)
+	return append(opts, a.cfg.clientOpts...)
 }
 
 // send implements collector: every record the tasks write.
@@ -288,12 +300,18 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	err = a.loop(ctx)
+	if errors.Is(err, errKilled) {
+		a.cl.Close()
+		return err
+	}
 	a.shutdown(err == nil)
 	if global != nil {
 		global.close()
 	}
 	return err
 }
+
+var errKilled = errors.New("stream: killed")
 
 func randomID() string { return fmt.Sprintf("%x", time.Now().UnixNano()) }
 
@@ -302,8 +320,11 @@ func (a *App) loop(ctx context.Context) error {
 	lastCommit := time.Now()
 	nextWall := time.Now()
 	for {
+		if a.killed.Load() {
+			return errKilled
+		}
 		if ctx.Err() != nil {
-			return a.commit(context.Background(), inTxn)
+			return a.commitWithTimeout(inTxn)
 		}
 		if a.sess != nil && !inTxn {
 			if err := a.sess.Begin(); err != nil {
@@ -336,7 +357,7 @@ func (a *App) loop(ctx context.Context) error {
 			nextWall = time.Now().Add(100 * time.Millisecond)
 		}
 		if err == nil && time.Since(lastCommit) >= a.cfg.commitInterval {
-			err = a.commit(ctx, inTxn)
+			err = a.commitWithTimeout(inTxn)
 			inTxn = false
 			lastCommit = time.Now()
 			if err == nil && a.targets != nil {
@@ -348,10 +369,21 @@ func (a *App) loop(ctx context.Context) error {
 			}
 		}
 		a.cl.AllowRebalance()
+		if err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			continue // shutting down: the next turn commits and returns
+		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// commitWithTimeout commits with its own deadline: a commit (or the end of
+// a transaction) is not abandoned halfway because Run's context ended.
+func (a *App) commitWithTimeout(inTxn bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.commit(ctx, inTxn)
 }
 
 func isFatalFetch(err error) bool {
@@ -486,7 +518,7 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 	defer a.mu.Unlock()
 	a.log.Info("partitions revoked", "partitions", revoked)
 	closing := a.tasksOf(revoked)
-	if a.sess == nil && len(closing) > 0 {
+	if a.sess == nil && len(closing) > 0 && !a.killed.Load() {
 		var err error
 		for _, t := range closing {
 			err = errors.Join(err, t.flush())
