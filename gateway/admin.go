@@ -188,7 +188,9 @@ func (s *Server) CreateTopic(ctx context.Context, req CreateTopicRequest) error 
 func (s *Server) DeleteTopic(ctx context.Context, topic string) error {
 	resp, err := s.admin.DeleteTopic(ctx, topic)
 	s.forgetTopics()
-	s.producer.PurgeTopicsFromClient(topic)
+	for _, p := range s.producers {
+		p.PurgeTopicsFromClient(topic)
+	}
 	if err != nil {
 		return err
 	}

@@ -211,7 +211,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2e9)
 	defer cancel()
 	// ApiVersions, which kgo never answers from a cache, unlike metadata.
-	if _, err := s.producer.Request(ctx, kmsg.NewPtrApiVersionsRequest()); err != nil {
+	if _, err := s.producers[0].Request(ctx, kmsg.NewPtrApiVersionsRequest()); err != nil {
 		return errorf(http.StatusServiceUnavailable, "broker not ready: %v", err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -100,7 +100,7 @@ func (s *Server) Produce(ctx context.Context, topic string, records []Record) (P
 	for i, kr := range krs {
 		index[kr] = i
 	}
-	results := s.producer.ProduceSync(ctx, krs...)
+	results := s.producer().ProduceSync(ctx, krs...)
 	out := ProduceResponse{Offsets: make([]ProduceResult, len(krs))}
 	var firstErr error
 	for _, r := range results {
