@@ -1,7 +1,11 @@
 package auth
 
 import (
+	"crypto/sha512"
+	"encoding/base64"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,5 +275,53 @@ func TestThrottle(t *testing.T) {
 	th.Failed("b")
 	if len(th.hosts) > 2 {
 		t.Fatalf("%d hosts kept, bound is 2", len(th.hosts))
+	}
+}
+
+// TestScramLibrdkafkaNonce: librdkafka puts its client nonce again in
+// front of the combined nonce in client-final; Kafka accepts a nonce that
+// ends with the server's, and so does Eddy, with the proof computed over
+// the message as sent.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	st := testStore(t, vfs.NewMem())
+	for _, pass := range []string{"pw", "wrong"} {
+		s, _ := NewSession(ScramSHA512, st)
+		cnonce := "client-nonce"
+		c1bare := "n=alice,r=" + cnonce
+		s1, err := s.Step([]byte("n,," + c1bare))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := strings.Split(string(s1), ",")
+		nonce, salt64, iters := fields[0][2:], fields[1][2:], fields[2][2:]
+		salt, _ := base64.StdEncoding.DecodeString(salt64)
+		n, _ := strconv.Atoi(iters)
+		salted, _ := SaltPassword(ScramSHA512, pass, salt, n)
+		c2wop := "c=biws,r=" + cnonce + nonce // librdkafka's doubled client nonce
+		auth := c1bare + "," + string(s1) + "," + c2wop
+		clientKey := mac(sha512.New, salted, "Client Key")
+		storedKey := sha512.Sum512(clientKey)
+		sig := mac(sha512.New, storedKey[:], auth)
+		proof := make([]byte, len(sig))
+		for i := range sig {
+			proof[i] = clientKey[i] ^ sig[i]
+		}
+		out, err := s.Step([]byte(c2wop + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+		if pass == "wrong" {
+			if !errors.Is(err, ErrAuthenticationFailed) {
+				t.Fatalf("wrong password: %v", err)
+			}
+			continue
+		}
+		want := "v=" + base64.StdEncoding.EncodeToString(mac(sha512.New, mac(sha512.New, salted, "Server Key"), auth))
+		if err != nil || string(out) != want || !s.Authenticated() {
+			t.Fatalf("librdkafka-style exchange: %q %v", out, err)
+		}
+	}
+	// A nonce that does not end with the server's is refused.
+	s, _ := NewSession(ScramSHA512, st)
+	s.Step([]byte("n,,n=alice,r=abc"))
+	if _, err := s.Step([]byte("c=biws,r=abcX,p=" + base64.StdEncoding.EncodeToString(make([]byte, 64)))); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("foreign nonce: %v", err)
 	}
 }

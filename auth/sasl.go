@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 
 	"github.com/xdg-go/scram"
@@ -110,15 +112,29 @@ func (s *plainSession) User() string        { return s.user }
 // decoy is verified against when PLAIN names an unknown user.
 var decoy, _ = NewScramCredential(ScramSHA512, "decoy", DefaultIterations)
 
-// scramSession is RFC 5802 through xdg-go/scram: client-first →
-// server-first (nonce, salt, iterations), client-final (proof) →
-// server-final (verifier). An unknown user gets a made-up but stable
-// salt and fails at the proof, like a wrong password, so the exchange does
-// not tell who exists.
+// scramSession is RFC 5802: client-first → server-first (nonce, salt,
+// iterations), client-final (proof) → server-final (verifier).
+//
+// xdg-go/scram parses the client-first message and builds the
+// server-first one. The client-final message is checked here, with
+// Kafka's rule for the nonce: it must end with the server-first nonce
+// (ScramSaslServer uses endsWith). librdkafka (kcat, confluent-kafka)
+// sends its client nonce again in front of the combined nonce, which a
+// strict comparison (xdg-go's) refuses. The proof still binds the whole
+// exchange: it is computed over the messages as sent.
+//
+// An unknown user gets a made-up but stable salt and fails at the proof,
+// like a wrong password, so the exchange does not tell who exists.
 type scramSession struct {
-	conv *scram.ServerConversation
-	user string
-	step int
+	conv  *scram.ServerConversation
+	hash  func() hash.Hash
+	cred  ScramCredential // found by the lookup (or made up)
+	step  int
+	c1b   string // client-first-message-bare
+	gs2   string // the client's GS2 header
+	s1    string // server-first-message
+	nonce string // the combined nonce of s1
+	user  string // set once authenticated
 }
 
 // unknownUserKey derives the stable fake salts of unknown users.
@@ -129,16 +145,19 @@ var unknownUserKey = func() []byte {
 }()
 
 func newScramSession(mechanism string, creds CredentialSource) *scramSession {
+	s := &scramSession{}
+	s.hash, _ = hashFor(mechanism)
 	lookup := func(user string) (scram.StoredCredentials, error) {
 		c, ok := creds.Lookup(user, mechanism)
 		if !ok {
 			m := hmac.New(sha256.New, unknownUserKey)
 			m.Write([]byte(user))
 			c = ScramCredential{Salt: m.Sum(nil), Iterations: DefaultIterations}
-			c.StoredKey = make([]byte, 64)
-			c.ServerKey = make([]byte, 64)
+			c.StoredKey = make([]byte, s.hash().Size())
+			c.ServerKey = make([]byte, s.hash().Size())
 			rand.Read(c.StoredKey) // never matches a proof
 		}
+		s.cred = c
 		return scram.StoredCredentials{
 			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
 			StoredKey:  c.StoredKey,
@@ -150,55 +169,105 @@ func newScramSession(mechanism string, creds CredentialSource) *scramSession {
 		gen = scram.SHA512
 	}
 	srv, _ := gen.NewServer(lookup) // cannot fail: lookup is non-nil
-	return &scramSession{conv: srv.NewConversation()}
+	s.conv = srv.NewConversation()
+	return s
 }
 
 func (s *scramSession) Step(in []byte) ([]byte, error) {
 	s.step++
-	if s.step > 2 || s.conv.Done() {
-		return nil, fmt.Errorf("%w: SCRAM exchange already complete", ErrMalformed)
-	}
 	if len(in) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, len(in))
 	}
-	out, err := s.libraryStep(in)
+	switch s.step {
+	case 1:
+		return s.first(string(in))
+	case 2:
+		return s.final(string(in))
+	}
+	return nil, fmt.Errorf("%w: SCRAM exchange already complete", ErrMalformed)
+}
+
+func (s *scramSession) first(c1 string) ([]byte, error) {
+	gs2, rest, ok := cutN(c1, ',', 2)
+	if !ok || (gs2[0] != 'n' && gs2[0] != 'y') {
+		return nil, fmt.Errorf("%w: client-first message without a GS2 header", ErrMalformed)
+	}
+	out, err := s.libraryStep(c1)
 	if err != nil {
-		switch {
-		case strings.HasPrefix(out, "e=invalid-proof"):
-			return nil, ErrAuthenticationFailed
-		case errors.Is(err, ErrMalformed):
-			return nil, err
-		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if s.step == 1 {
-		if a := s.conv.AuthzID(); a != "" && a != s.conv.Username() {
-			return nil, fmt.Errorf("%w: authorization id %q differs from user %q", ErrAuthenticationFailed, a, s.conv.Username())
-		}
-		if s.conv.Username() == "" {
-			return nil, fmt.Errorf("%w: empty user name", ErrMalformed)
-		}
+	if s.conv.Username() == "" {
+		return nil, fmt.Errorf("%w: empty user name", ErrMalformed)
 	}
-	if s.conv.Valid() {
-		s.user = s.conv.Username()
+	if a := s.conv.AuthzID(); a != "" && a != s.conv.Username() {
+		return nil, fmt.Errorf("%w: authorization id %q differs from user %q", ErrAuthenticationFailed, a, s.conv.Username())
 	}
+	s.gs2, s.c1b, s.s1 = gs2, rest, out
+	s.nonce, _, _ = strings.Cut(strings.TrimPrefix(out, "r="), ",")
 	return []byte(out), nil
 }
 
-// libraryStep runs xdg-go/scram's step, turning its parse panics into
-// ErrMalformed: v1.1.2 indexes an empty GS2 flag (client-first ",,,"),
-// found by FuzzSASLSession. The empty flag is refused before the call;
-// recover covers whatever else a hostile client may find.
-func (s *scramSession) libraryStep(in []byte) (out string, err error) {
-	if s.step == 1 && (len(in) == 0 || in[0] == ',') {
-		return "", fmt.Errorf("%w: client-first message without a GS2 flag", ErrMalformed)
+// final checks client-final-message = "c=" base64(gs2 header) ",r=" nonce
+// [extensions] ",p=" base64(proof).
+func (s *scramSession) final(c2 string) ([]byte, error) {
+	i := strings.LastIndex(c2, ",p=")
+	if i < 0 || !strings.HasPrefix(c2, "c=") {
+		return nil, fmt.Errorf("%w: client-final message without channel binding or proof", ErrMalformed)
 	}
+	withoutProof := c2[:i]
+	proof, err := base64.StdEncoding.DecodeString(c2[i+len(",p="):])
+	if err != nil || len(proof) != s.hash().Size() {
+		return nil, fmt.Errorf("%w: bad proof", ErrMalformed)
+	}
+	fields := strings.Split(withoutProof, ",")
+	if len(fields) < 2 || !strings.HasPrefix(fields[1], "r=") {
+		return nil, fmt.Errorf("%w: client-final message without a nonce", ErrMalformed)
+	}
+	if cb, err := base64.StdEncoding.DecodeString(fields[0][len("c="):]); err != nil || string(cb) != s.gs2 {
+		return nil, fmt.Errorf("%w: channel binding does not match the GS2 header", ErrMalformed)
+	}
+	if nonce := fields[1][len("r="):]; !strings.HasSuffix(nonce, s.nonce) {
+		return nil, fmt.Errorf("%w: nonce does not end with the server's", ErrMalformed)
+	}
+	authMsg := []byte(s.c1b + "," + s.s1 + "," + withoutProof)
+	signature := mac(s.hash, s.cred.StoredKey, string(authMsg))
+	clientKey := make([]byte, len(proof))
+	for i := range proof {
+		clientKey[i] = proof[i] ^ signature[i]
+	}
+	stored := s.hash()
+	stored.Write(clientKey)
+	if !hmac.Equal(stored.Sum(nil), s.cred.StoredKey) {
+		return nil, ErrAuthenticationFailed
+	}
+	s.user = s.conv.Username()
+	return []byte("v=" + base64.StdEncoding.EncodeToString(mac(s.hash, s.cred.ServerKey, string(authMsg)))), nil
+}
+
+// cutN splits s after the n-th sep: the part before it (with the seps
+// inside) and the rest.
+func cutN(s string, sep byte, n int) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			if n--; n == 0 {
+				return s[:i+1], s[i+1:], i > 0
+			}
+		}
+	}
+	return "", "", false
+}
+
+// libraryStep runs xdg-go/scram's first step, turning its parse panics
+// into errors: v1.1.2 indexes an empty GS2 flag (client-first ",,,"),
+// found by FuzzSASLSession and refused before the call; recover covers
+// whatever else a hostile client may find.
+func (s *scramSession) libraryStep(in string) (out string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = "", fmt.Errorf("%w: %v", ErrMalformed, r)
+			out, err = "", fmt.Errorf("%v", r)
 		}
 	}()
-	return s.conv.Step(string(in))
+	return s.conv.Step(in)
 }
 
 func (s *scramSession) Authenticated() bool { return s.user != "" }
