@@ -43,26 +43,16 @@ func spliceFetch(dst []byte, p *pending, pieces [][]byte) (sf splicedFetch, ok b
 		return sf, false
 	}
 	var records [][]byte
-	for ti := range resp.Topics {
-		for pi := range resp.Topics[ti].Partitions {
-			rp := &resp.Topics[ti].Partitions[pi]
-			if len(rp.RecordBatches) > 0 {
-				records = append(records, rp.RecordBatches)
-				rp.RecordBatches = spliceMarker
-			}
-		}
-	}
+	withRecords(resp, func(rp *kmsg.FetchResponseTopicPartition) {
+		records = append(records, rp.RecordBatches)
+		rp.RecordBatches = spliceMarker
+	})
 	restore := func() {
 		i := 0
-		for ti := range resp.Topics {
-			for pi := range resp.Topics[ti].Partitions {
-				rp := &resp.Topics[ti].Partitions[pi]
-				if len(rp.RecordBatches) > 0 {
-					rp.RecordBatches = records[i]
-					i++
-				}
-			}
-		}
+		withRecords(resp, func(rp *kmsg.FetchResponseTopicPartition) {
+			rp.RecordBatches = records[i]
+			i++
+		})
 	}
 	encoded := appendResponse(dst[:0], p)
 	flexible := resp.IsFlexible()
@@ -128,4 +118,16 @@ func spliceFetch(dst []byte, p *pending, pieces [][]byte) (sf splicedFetch, ok b
 	}
 	restore()
 	return sf, true
+}
+
+// withRecords calls fn for each partition of resp that has records, in
+// the order kmsg encodes them.
+func withRecords(resp *kmsg.FetchResponse, fn func(*kmsg.FetchResponseTopicPartition)) {
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			if rp := &resp.Topics[ti].Partitions[pi]; len(rp.RecordBatches) > 0 {
+				fn(rp)
+			}
+		}
+	}
 }
