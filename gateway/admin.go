@@ -231,15 +231,9 @@ func kafkaStatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-func (s *Server) handleListTopics(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
+func (s *Server) handleListTopics(ctx context.Context, r *http.Request) (any, error) {
 	ts, err := s.Topics(ctx, r.URL.Query().Get("internal") == "true")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"topics": ts})
-	return nil
+	return map[string]any{"topics": ts}, err
 }
 
 func (s *Server) handleCreateTopic(w http.ResponseWriter, r *http.Request) error {
@@ -260,36 +254,17 @@ func (s *Server) handleCreateTopic(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) handleDescribeTopic(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
-	d, err := s.DescribeTopic(ctx, r.PathValue("topic"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+func (s *Server) handleDescribeTopic(ctx context.Context, r *http.Request) (any, error) {
+	return s.DescribeTopic(ctx, r.PathValue("topic"))
 }
 
-func (s *Server) handleDeleteTopic(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
-	if err := s.DeleteTopic(ctx, r.PathValue("topic")); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("topic")})
-	return nil
+func (s *Server) handleDeleteTopic(ctx context.Context, r *http.Request) (any, error) {
+	return map[string]string{"deleted": r.PathValue("topic")}, s.DeleteTopic(ctx, r.PathValue("topic"))
 }
 
-func (s *Server) handleTopicConfigs(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
+func (s *Server) handleTopicConfigs(ctx context.Context, r *http.Request) (any, error) {
 	cs, err := s.TopicConfigs(ctx, r.PathValue("topic"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"configs": cs})
-	return nil
+	return map[string]any{"configs": cs}, err
 }
 
 func (s *Server) handleAlterTopicConfigs(w http.ResponseWriter, r *http.Request) error {

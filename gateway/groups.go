@@ -134,40 +134,21 @@ func lagOf(pl kadm.GroupMemberLag) GroupPartitionLag {
 	return gl
 }
 
-func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
+func (s *Server) handleListGroups(ctx context.Context, _ *http.Request) (any, error) {
 	gs, err := s.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": gs})
-	return nil
+	return map[string]any{"groups": gs}, err
 }
 
-func (s *Server) handleDescribeGroup(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
-	d, err := s.DescribeGroup(ctx, r.PathValue("group"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, d)
-	return nil
+func (s *Server) handleDescribeGroup(ctx context.Context, r *http.Request) (any, error) {
+	return s.DescribeGroup(ctx, r.PathValue("group"))
 }
 
-func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
+func (s *Server) handleDeleteGroup(ctx context.Context, r *http.Request) (any, error) {
 	resp, err := s.admin.DeleteGroup(ctx, r.PathValue("group"))
-	if err != nil {
-		return err
+	if err == nil {
+		err = resp.Err
 	}
-	if resp.Err != nil {
-		return resp.Err
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("group")})
-	return nil
+	return map[string]string{"deleted": r.PathValue("group")}, err
 }
 
 // ClusterInfo is what GET /api/v1/cluster answers.
@@ -184,19 +165,16 @@ type BrokerInfo struct {
 	Port   int32  `json:"port"`
 }
 
-func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := s.adminCtx(r)
-	defer cancel()
+func (s *Server) handleCluster(ctx context.Context, _ *http.Request) (any, error) {
 	md, err := s.admin.BrokerMetadata(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ci := ClusterInfo{ClusterID: md.Cluster, Controller: md.Controller, Brokers: []BrokerInfo{}}
 	for _, b := range md.Brokers {
 		ci.Brokers = append(ci.Brokers, BrokerInfo{NodeID: b.NodeID, Host: b.Host, Port: b.Port})
 	}
-	writeJSON(w, http.StatusOK, ci)
-	return nil
+	return ci, nil
 }
 
 // handleHealth answers while the gateway process serves: liveness.

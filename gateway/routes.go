@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,23 +20,36 @@ func (s *Server) routes() http.Handler {
 			}
 		}))
 	}
+	// admin routes: a typed call under the admin timeout, answered as JSON.
+	admin := func(pattern string, fn func(ctx context.Context, r *http.Request) (any, error)) {
+		api(pattern, func(w http.ResponseWriter, r *http.Request) error {
+			ctx, cancel := s.adminCtx(r)
+			defer cancel()
+			v, err := fn(ctx, r)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, v)
+			return nil
+		})
+	}
 	api("GET /healthz", s.handleHealth)
 	api("GET /readyz", s.handleReady)
 
-	api("GET /api/v1/cluster", s.handleCluster)
-	api("GET /api/v1/topics", s.handleListTopics)
+	admin("GET /api/v1/cluster", s.handleCluster)
+	admin("GET /api/v1/topics", s.handleListTopics)
 	api("POST /api/v1/topics", s.handleCreateTopic)
-	api("GET /api/v1/topics/{topic}", s.handleDescribeTopic)
-	api("DELETE /api/v1/topics/{topic}", s.handleDeleteTopic)
-	api("GET /api/v1/topics/{topic}/configs", s.handleTopicConfigs)
+	admin("GET /api/v1/topics/{topic}", s.handleDescribeTopic)
+	admin("DELETE /api/v1/topics/{topic}", s.handleDeleteTopic)
+	admin("GET /api/v1/topics/{topic}/configs", s.handleTopicConfigs)
 	api("PATCH /api/v1/topics/{topic}/configs", s.handleAlterTopicConfigs)
 	api("POST /api/v1/topics/{topic}/records", s.handleProduce)
 	api("GET /api/v1/topics/{topic}/records", s.handleRead)
 	api("GET /api/v1/topics/{topic}/tail", s.handleTail)
 
-	api("GET /api/v1/groups", s.handleListGroups)
-	api("GET /api/v1/groups/{group}", s.handleDescribeGroup)
-	api("DELETE /api/v1/groups/{group}", s.handleDeleteGroup)
+	admin("GET /api/v1/groups", s.handleListGroups)
+	admin("GET /api/v1/groups/{group}", s.handleDescribeGroup)
+	admin("DELETE /api/v1/groups/{group}", s.handleDeleteGroup)
 
 	api("GET /api/v1/stats", s.handleStats)
 	api("GET /api/v1/stats/stream", s.handleStatsStream)
