@@ -78,19 +78,29 @@ type producers struct {
 	closed  bool
 }
 
-// startProducers creates cfg.Producers clients and sends one synchronous
-// warm-up record through each.
-func startProducers(ctx context.Context, cfg Config) (*producers, error) {
-	opts, err := ProducerOptions(cfg.Acks, cfg.Compression)
+// producerOpts are the franz-go options of the run's producers: acks,
+// compression, topic, batch size and linger.
+func (c Config) producerOpts() ([]kgo.Opt, error) {
+	opts, err := ProducerOptions(c.Acks, c.Compression)
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.DefaultProduceTopic(cfg.Topic))
-	if cfg.BatchMaxBytes > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(cfg.BatchMaxBytes))
+	opts = append(opts, kgo.DefaultProduceTopic(c.Topic))
+	if c.BatchMaxBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(c.BatchMaxBytes))
 	}
-	if cfg.Linger >= 0 {
-		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
+	if c.Linger >= 0 {
+		opts = append(opts, kgo.ProducerLinger(c.Linger))
+	}
+	return opts, nil
+}
+
+// startProducers creates cfg.Producers clients and sends one synchronous
+// warm-up record through each.
+func startProducers(ctx context.Context, cfg Config) (*producers, error) {
+	opts, err := cfg.producerOpts()
+	if err != nil {
+		return nil, err
 	}
 	ps := &producers{payload: randomPayload(cfg.RecordSize)}
 	for range cfg.Producers {

@@ -48,16 +48,9 @@ func Transactional(ctx context.Context, cfg Config, commitEvery int) (*TxnResult
 	if err := cfg.ensureTopic(ctx); err != nil {
 		return nil, err
 	}
-	opts, err := ProducerOptions("all", cfg.Compression)
+	opts, err := cfg.producerOpts()
 	if err != nil {
 		return nil, err
-	}
-	opts = append(opts, kgo.DefaultProduceTopic(cfg.Topic))
-	if cfg.BatchMaxBytes > 0 {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(cfg.BatchMaxBytes))
-	}
-	if cfg.Linger >= 0 {
-		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
 	}
 	ps := &producers{payload: randomPayload(cfg.RecordSize)}
 	defer ps.close()

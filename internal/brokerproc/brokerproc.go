@@ -34,6 +34,25 @@ func Build(dir string) (string, error) {
 	return bin, nil
 }
 
+// RunTests is a test package's TestMain: it builds the eddy binary into a
+// temporary directory, sets *bin to its path, runs the tests and exits.
+func RunTests(m *testing.M, bin *string) {
+	dir, err := os.MkdirTemp("", "eddy-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin, err = Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // FreePort returns a loopback address with a port that was free a moment
 // ago: restarts of the broker reuse it, so clients find it again.
 func FreePort(t testing.TB) string {

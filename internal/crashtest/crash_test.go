@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,21 +23,7 @@ import (
 
 var eddyBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eddy-crashtest")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	eddyBin, err = brokerproc.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { brokerproc.RunTests(m, &eddyBin) }
 
 // server is one run of the eddy binary.
 type server struct{ *brokerproc.Server }

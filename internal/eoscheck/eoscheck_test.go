@@ -24,21 +24,7 @@ import (
 
 var eddyBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "eddy-eoscheck")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	eddyBin, err = brokerproc.Build(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { brokerproc.RunTests(m, &eddyBin) }
 
 const (
 	inputTopic = "eos-in"
