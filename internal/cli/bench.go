@@ -53,6 +53,9 @@ func (bf *benchFlags) config(a *app) (bench.Config, error) {
 	if bf.fetchMaxBytes > math.MaxInt32 {
 		return bench.Config{}, fmt.Errorf("--fetch-max-bytes %d is too large", bf.fetchMaxBytes)
 	}
+	if len(a.secOpts) > 0 && bf.client != bench.ClientKgo {
+		return bench.Config{}, fmt.Errorf("--client %s speaks plaintext only: use --client %s with --tls or --sasl-user", bf.client, bench.ClientKgo)
+	}
 	return bench.Config{
 		Brokers:       a.brokerList(),
 		Topic:         bf.topic,
@@ -72,7 +75,7 @@ func (bf *benchFlags) config(a *app) (bench.Config, error) {
 		Rate:          bf.rate,
 		DrainTimeout:  bf.drainTimeout,
 		Logger:        a.logger(),
-		ClientOpts:    []kgo.Opt{kgo.WithLogger(newKgoLogger(a.logger()))},
+		ClientOpts:    append([]kgo.Opt{kgo.WithLogger(newKgoLogger(a.logger()))}, a.secOpts...),
 	}, nil
 }
 

@@ -25,6 +25,7 @@ func (a *app) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.ClientID(clientID),
 		kgo.WithLogger(newKgoLogger(a.logger())),
 	}
+	base = append(base, a.secOpts...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating client: %w", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // DefaultBrokers is the seed broker list used when neither --brokers nor
@@ -32,6 +33,8 @@ type app struct {
 	brokers  string
 	logLevel string
 	timeout  time.Duration
+	security clientSecurity // security.go
+	secOpts  []kgo.Opt      // resolved by init
 
 	log *slog.Logger
 }
@@ -71,6 +74,7 @@ bench) work against Eddy or any Kafka-compatible cluster.`,
 		"comma-separated seed brokers (host:port); env "+BrokersEnv+" is used when the flag is not given")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "client log level: debug, info, warn, error or none")
 	pf.DurationVar(&a.timeout, "timeout", 15*time.Second, "timeout for admin requests (topic commands, offset lookups)")
+	a.security.addFlags(pf)
 
 	root.AddCommand(
 		newVersionCommand(),
@@ -81,6 +85,8 @@ bench) work against Eddy or any Kafka-compatible cluster.`,
 		newDemoCommand(),
 		newBenchCommand(a),
 		newServeCommand(),
+		newUserCommand(a),
+		newACLCommand(a),
 	)
 	return root
 }
@@ -95,6 +101,11 @@ func (a *app) init(cmd *cobra.Command) error {
 	if len(a.brokerList()) == 0 {
 		return errors.New("no brokers given (--brokers or " + BrokersEnv + ")")
 	}
+	secOpts, err := a.security.opts()
+	if err != nil {
+		return err
+	}
+	a.secOpts = secOpts
 	var w io.Writer = cmd.ErrOrStderr()
 	lvl, err := parseLogLevel(a.logLevel)
 	if err != nil {
