@@ -254,7 +254,9 @@ func (w *workload) produce(ctx context.Context, producer string) {
 
 // goWorker copies the input to goOutput with franz-go's
 // GroupTransactSession in group eos-go, one transaction per poll. A
-// session whose End fails is closed and replaced (same transactional id).
+// session whose End fails is closed and replaced (same transactional id);
+// so is one in 25 in the middle of a transaction, as if the worker
+// crashed.
 func (w *workload) goWorker(ctx context.Context, worker string) {
 	defer w.workers.Done()
 	n := 0
@@ -315,6 +317,16 @@ func (w *workload) runSession(ctx context.Context, sess *kgo.GroupTransactSessio
 			sess.Produce(ctx, &kgo.Record{Partition: r.Partition, Key: r.Key, Value: []byte(OutputValue(id, r.Partition, r.Offset, string(r.Value)))}, nil)
 			count++
 		})
+		if rand.IntN(25) == 0 {
+			// The worker "crashes" mid-transaction: its records are in
+			// the log, and the transaction is left open until the next
+			// session's InitProducerId (same transactional id) aborts it.
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			sess.Client().Flush(fctx)
+			cancel()
+			w.addTxn(Txn{ID: id, Records: count, Outcome: Unknown})
+			return
+		}
 		// One transaction in ten aborts on purpose: its copies must never
 		// be read committed, and the session rewinds to copy them again.
 		end := kgo.TryCommit
