@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -185,17 +188,95 @@ func (al *alerts) put(r AlertRule) (AlertStatus, error) {
 	}
 	al.mu.Lock()
 	defer al.mu.Unlock()
+	old := al.book.rules[r.Name]
 	a := &AlertStatus{AlertRule: r, State: StateOK, Since: time.Now().UnixMilli()}
 	al.book.rules[r.Name] = a
+	if err := al.saveLocked(); err != nil {
+		if old != nil {
+			al.book.rules[r.Name] = old
+		} else {
+			delete(al.book.rules, r.Name)
+		}
+		return AlertStatus{}, err
+	}
 	return *a, nil
 }
 
-func (al *alerts) remove(name string) bool {
+func (al *alerts) remove(name string) (bool, error) {
 	al.mu.Lock()
 	defer al.mu.Unlock()
-	_, ok := al.book.rules[name]
+	old, ok := al.book.rules[name]
+	if !ok {
+		return false, nil
+	}
 	delete(al.book.rules, name)
-	return ok
+	if err := al.saveLocked(); err != nil {
+		al.book.rules[name] = old
+		return true, err
+	}
+	return true, nil
+}
+
+// load reads the rules of the alerts file, if there is one.
+func (al *alerts) load() error {
+	file := al.s.cfg.alertsFile
+	if file == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var rules []AlertRule
+	if err := json.Unmarshal(raw, &rules); err != nil {
+		return fmt.Errorf("alert rules in %s: %w", file, err)
+	}
+	now := time.Now().UnixMilli()
+	for _, r := range rules {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("alert rule %q in %s: %w", r.Name, file, err)
+		}
+		al.book.rules[r.Name] = &AlertStatus{AlertRule: r, State: StateOK, Since: now}
+	}
+	return nil
+}
+
+// saveLocked rewrites the alerts file (write, sync, rename), if there is
+// one.
+func (al *alerts) saveLocked() error {
+	file := al.s.cfg.alertsFile
+	if file == "" {
+		return nil
+	}
+	rules := []AlertRule{}
+	for _, a := range al.book.rules {
+		rules = append(rules, a.AlertRule)
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i].Name < rules[j].Name })
+	raw, _ := json.MarshalIndent(rules, "", "  ")
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(raw, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, file)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving alert rules: %w", err)
+	}
+	return nil
 }
 
 func (al *alerts) status() []AlertStatus {
@@ -287,7 +368,11 @@ func (s *Server) handlePutAlert(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleDeleteAlert(w http.ResponseWriter, r *http.Request) error {
-	if !s.alerts.remove(r.PathValue("name")) {
+	found, err := s.alerts.remove(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if !found {
 		return errorf(http.StatusNotFound, "no alert rule %q", r.PathValue("name"))
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("name")})

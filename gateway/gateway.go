@@ -51,6 +51,7 @@ type config struct {
 	logger       *slog.Logger
 	statsEvery   time.Duration
 	producers    int
+	alertsFile   string
 	alertsClient *http.Client
 }
 
@@ -96,6 +97,11 @@ func WithMaxBodyBytes(n int64) Option { return optFn(func(c *config) { c.maxBody
 // fsyncs) and about the same for batches (BenchmarkGatewayProduce).
 func WithProducers(n int) Option { return optFn(func(c *config) { c.producers = n }) }
 
+// WithAlertsFile keeps the alert rules in file (JSON), loaded by New and
+// rewritten on every change, so they survive a restart (default: rules
+// live in memory only).
+func WithAlertsFile(file string) Option { return optFn(func(c *config) { c.alertsFile = file }) }
+
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return optFn(func(c *config) { c.logger = l }) }
 
@@ -117,9 +123,10 @@ type Server struct {
 
 	httpMetrics *httpMetrics // nil without a registerer
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	topicsMu struct {
 		sync.Mutex
@@ -188,6 +195,13 @@ func New(opts ...Option) (*Server, error) {
 	s.httpMetrics = newHTTPMetrics(cfg.registerer)
 	s.stats = newStatsHub(s)
 	s.alerts = newAlerts(s)
+	if err := s.alerts.load(); err != nil {
+		for _, p := range producers {
+			p.Close()
+		}
+		cancel()
+		return nil, err
+	}
 	s.handler = s.routes()
 	s.wg.Add(1)
 	go s.tickLoop()
@@ -200,11 +214,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close stops the background loops and the gateway's Kafka clients.
 // Open SSE streams end.
 func (s *Server) Close() {
-	s.cancel()
-	s.wg.Wait()
-	for _, p := range s.producers {
-		p.Close()
-	}
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		for _, p := range s.producers {
+			p.Close()
+		}
+	})
 }
 
 // Serve serves the gateway on ln until ctx ends, then shuts the HTTP

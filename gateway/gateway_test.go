@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -569,5 +570,41 @@ func TestAlertCallsWebhook(t *testing.T) {
 	}
 	if st := e.do("DELETE", "/api/v1/alerts/slow-workers", nil, nil); st != 200 {
 		t.Fatal(st)
+	}
+}
+
+func TestAlertRulesSurviveRestart(t *testing.T) {
+	file := t.TempDir() + "/alerts.json"
+	e := start(t, gateway.WithAlertsFile(file))
+	rule := `{"name":"dlq","kind":"dlq_rate","threshold":5,"for_seconds":10,"webhook":"http://127.0.0.1:1/hook"}`
+	if st := e.do("POST", "/api/v1/alerts", rule, nil); st != 200 {
+		t.Fatal(st)
+	}
+	e.do("POST", "/api/v1/alerts", `{"name":"gone","kind":"group_lag","group":"g","threshold":1}`, nil)
+	if st := e.do("DELETE", "/api/v1/alerts/gone", nil, nil); st != 200 {
+		t.Fatal(st)
+	}
+	e.gw.Close()
+
+	gw, err := gateway.New(gateway.WithBrokers(e.b.Addr()), gateway.WithAlertsFile(file), gateway.WithLogger(testbroker.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	e2 := &env{t: t, b: e.b, gw: gw, url: srv.URL}
+	var al struct{ Alerts []gateway.AlertStatus }
+	e2.do("GET", "/api/v1/alerts", nil, &al)
+	if len(al.Alerts) != 1 || al.Alerts[0].Name != "dlq" || al.Alerts[0].Metric != gateway.DefaultDLQMetric || al.Alerts[0].Webhook != "http://127.0.0.1:1/hook" || al.Alerts[0].State != gateway.StateOK {
+		t.Fatalf("after restart: %+v", al)
+	}
+
+	// A damaged file is an error, not an empty rule set.
+	if err := os.WriteFile(file, []byte(`[{"name":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.New(gateway.WithBrokers(e.b.Addr()), gateway.WithAlertsFile(file)); err == nil || !strings.Contains(err.Error(), "alerts.json") {
+		t.Fatalf("damaged alerts file: %v", err)
 	}
 }

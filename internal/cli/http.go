@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"path/filepath"
 
 	"github.com/eddy-streaming/eddy/broker"
 	"github.com/eddy-streaming/eddy/console"
@@ -11,10 +12,10 @@ import (
 )
 
 // serveHTTP starts the HTTP gateway, the web console and /metrics for b on
-// addr, in the background until ctx ends. It returns once listening, or
+// addr (alert rules kept in dataDir/alerts.json), in the background until ctx ends. It returns once listening, or
 // with the error that prevented it.
-func serveHTTP(ctx context.Context, b *broker.Broker, addr string, logger *slog.Logger, ready func(addr string)) error {
-	gw, err := newGateway(b, logger)
+func serveHTTP(ctx context.Context, b *broker.Broker, dataDir, addr string, logger *slog.Logger, ready func(addr string)) error {
+	gw, err := newGateway(b, logger, gateway.WithAlertsFile(filepath.Join(dataDir, "alerts.json")))
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ close, every log is fsynced and closed.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "Eddy is serving Kafka clients on %s (data in %s). Ctrl-C stops it.\n", b.Addr(), dataDir)
 			var httpErr error
 			if httpAddr != "" {
-				httpErr = serveHTTP(ctx, b, httpAddr, logger, func(addr string) {
+				httpErr = serveHTTP(ctx, b, dataDir, httpAddr, logger, func(addr string) {
 					fmt.Fprintf(cmd.OutOrStdout(), "Console and HTTP API on http://%s/ (metrics at /metrics).\n", addr)
 				})
 				if httpErr != nil {
