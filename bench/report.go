@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -75,6 +76,10 @@ type Report struct {
 	Rows    []ReportRow
 	// PhaseDuration is the configured bound of each phase.
 	PhaseDuration time.Duration
+	// LoadStart and LoadEnd are the machine's load averages (1, 5 and 15
+	// minutes, from /proc/loadavg) when the report started and ended;
+	// empty where unavailable. Figures taken on a busy machine say less.
+	LoadStart, LoadEnd string
 }
 
 // RunReport measures, in one run against cfg.Brokers: the disk baseline;
@@ -118,7 +123,8 @@ func RunReport(ctx context.Context, rc ReportConfig) (*Report, error) {
 		}
 	}
 
-	rep := &Report{PhaseDuration: rc.PhaseDuration}
+	rep := &Report{PhaseDuration: rc.PhaseDuration, LoadStart: loadAverage()}
+	defer func() { rep.LoadEnd = loadAverage() }()
 	var firstErr error
 	add := func(row ReportRow) {
 		if row.Err == nil && row.Result != nil && row.Result.Errors > 0 {
@@ -229,6 +235,20 @@ func RunReport(ctx context.Context, rc ReportConfig) (*Report, error) {
 	return rep, firstErr
 }
 
+// loadAverage returns the 1, 5 and 15 minute load averages, or "" where
+// /proc/loadavg does not exist.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
 // relaxedFlushMessages is the flush.messages of the no-fsync end-to-end
 // phases: never fsync per batch.
 const relaxedFlushMessages = "9223372036854775807"
@@ -319,6 +339,9 @@ func (r *Report) Print(w io.Writer) error {
 		fmt.Fprintf(w, "disk baseline failed: %v\n", r.DiskErr)
 	}
 	fmt.Fprintf(w, "each phase ran for up to %s; MB/s is 10^6 bytes of record values per second\n", r.PhaseDuration)
+	if r.LoadStart != "" {
+		fmt.Fprintf(w, "load average (1/5/15 min): %s at the start, %s at the end\n", r.LoadStart, r.LoadEnd)
+	}
 	fmt.Fprintln(w, "DISK%: produce MB/s over the disk's sequential write speed (the better disk row)")
 	fmt.Fprintln(w, "*: raw consume counts whole record batches (headers and record framing included)")
 	fmt.Fprintln(w, "ack/request: raw producer, one sample per produce request; ack: kgo, one per record")

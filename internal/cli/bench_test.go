@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,6 +261,9 @@ func TestBenchAll(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("no %q in:\n%s", want, out)
 		}
+	}
+	if _, err := os.Stat("/proc/loadavg"); err == nil && !strings.Contains(out, "load average (1/5/15 min): ") {
+		t.Fatalf("no load average in:\n%s", out)
 	}
 	// The topics are deleted afterwards.
 	if list := c.ok("", "topic", "list"); strings.Contains(list, "-data-") || strings.Contains(list, "-e2e-") {
