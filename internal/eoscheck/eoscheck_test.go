@@ -256,10 +256,10 @@ func (w *workload) produce(ctx context.Context, producer string) {
 // GroupTransactSession in group eos-go, one transaction per poll. A
 // session whose End fails is closed and replaced (same transactional id);
 // so is one in 25 in the middle of a transaction, as if the worker
-// crashed.
+// crashed, half of the time under a new transactional id.
 func (w *workload) goWorker(ctx context.Context, worker string) {
 	defer w.workers.Done()
-	n := 0
+	n, gen := 0, 0
 	for {
 		select {
 		case <-w.stopWorkers:
@@ -268,7 +268,7 @@ func (w *workload) goWorker(ctx context.Context, worker string) {
 		}
 		sess, err := kgo.NewGroupTransactSession(
 			kgo.SeedBrokers(w.addr),
-			kgo.TransactionalID("eos-"+worker),
+			kgo.TransactionalID(fmt.Sprintf("eos-%s-%d", worker, gen)),
 			kgo.TransactionTimeout(10*time.Second),
 			kgo.ConsumerGroup("eos-go"),
 			kgo.ConsumeTopics(inputTopic),
@@ -285,30 +285,37 @@ func (w *workload) goWorker(ctx context.Context, worker string) {
 			w.t.Error(err)
 			return
 		}
-		w.runSession(ctx, sess, worker, &n)
+		if crashed := w.runSession(ctx, sess, worker, &n); crashed && rand.IntN(2) == 0 {
+			// The crashed worker comes back under a new transactional
+			// id: nobody fences the old one, whose open transaction the
+			// coordinator must abort when its timeout expires.
+			gen++
+		}
 		sess.Close()
 	}
 }
 
-func (w *workload) runSession(ctx context.Context, sess *kgo.GroupTransactSession, worker string, n *int) {
+// runSession runs transactions until stopWorkers, an error, or a simulated
+// crash (crashed).
+func (w *workload) runSession(ctx context.Context, sess *kgo.GroupTransactSession, worker string, n *int) (crashed bool) {
 	for {
 		select {
 		case <-w.stopWorkers:
-			return
+			return false
 		default:
 		}
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fs := sess.PollRecords(pctx, 100)
 		cancel()
 		if fs.IsClientClosed() {
-			return
+			return false
 		}
 		if fs.NumRecords() == 0 {
 			continue
 		}
 		if err := sess.Begin(); err != nil {
 			w.t.Logf("%s: begin: %v", worker, err)
-			return
+			return false
 		}
 		*n++
 		id := TxnID(goOutput, worker, *n)
@@ -325,7 +332,7 @@ func (w *workload) runSession(ctx context.Context, sess *kgo.GroupTransactSessio
 			sess.Client().Flush(fctx)
 			cancel()
 			w.addTxn(Txn{ID: id, Records: count, Outcome: Unknown})
-			return
+			return true
 		}
 		// One transaction in ten aborts on purpose: its copies must never
 		// be read committed, and the session rewinds to copy them again.
@@ -346,7 +353,7 @@ func (w *workload) runSession(ctx context.Context, sess *kgo.GroupTransactSessio
 		w.addTxn(tx)
 		if err != nil {
 			w.t.Logf("%s: end of transaction %s: %v (new session)", worker, id, err)
-			return
+			return false
 		}
 	}
 }
