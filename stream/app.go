@@ -402,34 +402,78 @@ func (a *App) processFetches(ctx context.Context, fs kgo.Fetches) error {
 	if err := a.ensureTasks(ctx); err != nil {
 		return err
 	}
-	var err error
+	// A task's records are taken in timestamp order across its partitions
+	// (a table's updates before the stream records that come after them),
+	// within what this poll returned.
+	batches := map[*task][][]*kgo.Record{}
+	var order []*task
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || len(p.Records) == 0 {
+		if len(p.Records) == 0 {
 			return
 		}
 		t := a.mu.tasks[taskKey{a.subOf[p.Topic], p.Partition}]
 		if t == nil {
 			return // revoked while fetched
 		}
-		limit := int64(-1)
+		rs := p.Records
 		if a.targets != nil {
-			if l, ok := a.targets[p.Topic][p.Partition]; ok {
-				limit = l
+			if limit, ok := a.targets[p.Topic][p.Partition]; ok {
+				n := 0
+				for n < len(rs) && rs[n].Offset < limit {
+					n++
+				}
+				rs = rs[:n] // the rest is beyond the bounded range
 			}
 		}
-		for _, r := range p.Records {
-			if (limit >= 0 && r.Offset >= limit) || r.Attrs.IsControl() {
-				continue // beyond the bounded range, or a transaction marker
-			}
-			if err = t.process(r); err != nil {
-				return
-			}
+		if _, ok := batches[t]; !ok {
+			order = append(order, t)
 		}
+		batches[t] = append(batches[t], rs)
 	})
+	var err error
+	for _, t := range order {
+		if err = processMerged(t, batches[t]); err != nil {
+			break
+		}
+	}
 	if err == nil {
 		err = a.producedErr()
 	}
 	return err
+}
+
+// processMerged runs the records of one task's partitions through it,
+// oldest timestamp first, skipping transaction markers.
+func processMerged(t *task, parts [][]*kgo.Record) error {
+	if len(parts) == 1 {
+		for _, r := range parts[0] {
+			if !r.Attrs.IsControl() {
+				if err := t.process(r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for {
+		best := -1
+		for i, rs := range parts {
+			if len(rs) > 0 && (best < 0 || rs[0].Timestamp.Before(parts[best][0].Timestamp)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		r := parts[best][0]
+		parts[best] = parts[best][1:]
+		if r.Attrs.IsControl() {
+			continue
+		}
+		if err := t.process(r); err != nil {
+			return err
+		}
+	}
 }
 
 func (a *App) wallTick() error {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eddy-streaming/eddy/stream/serde"
@@ -356,9 +357,13 @@ func (s *Stream[K, V]) Repartition(opts ...Option) *Stream[K, V] {
 		b.fail(fmt.Errorf("stream: repartitioning %s needs serdes for key and value: call WithSerdes after the operator that changed the type", s.n.name))
 		return s
 	}
-	name := b.newName("repartition", c.name)
+	// The operator's own name (a join's or grouping's) is the base: the
+	// repartition registers only base-repartition.
+	var name string
 	if c.name != "" {
-		name = c.name
+		name = strings.TrimSuffix(b.newName("", c.name+"-repartition"), "-repartition")
+	} else {
+		name = b.newName("repartition", "")
 	}
 	ref := topicRef{name: name + "-repartition", internal: true}
 	toTopic(s, ref, name+"-sink", "repartition-sink")

@@ -222,3 +222,37 @@ func TestIntegrationExactlyOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestIntegrationJoinsWithTables(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		for _, topic := range []string{"customers", "orders", "products", "enriched"} {
+			createTopic(t, seeds, topic, 2)
+		}
+		cl := client(t, seeds)
+		produce(t, cl, "customers", "c1", "ann", "c2", "bob")
+		produce(t, cl, "products", "p1", "lamp", "p2", "desk")
+		// orders: key order id, value "customer/product"
+		produce(t, cl, "orders", "o1", "c1/p1", "o2", "c2/p2", "o3", "c3/p1")
+		b := stream.NewBuilder()
+		customers := stream.TableFrom(b, "customers", serde.String, serde.String)
+		products := stream.GlobalTableFrom(b, "products", serde.String, serde.String)
+		orders := stream.From(b, "orders", serde.String, serde.String)
+		byCustomer := stream.SelectKey(orders, func(_ string, v string) string { return strings.Split(v, "/")[0] }).
+			WithSerdes(serde.String, serde.String)
+		withName := stream.LeftJoin(byCustomer, customers, func(_ string, v, name string, ok bool) string {
+			if !ok {
+				name = "?"
+			}
+			return name + "/" + strings.Split(v, "/")[1]
+		})
+		stream.JoinGlobal(withName, products, func(_ string, v string) string { return strings.Split(v, "/")[1] },
+			func(_ string, v, product string) string { return strings.Split(v, "/")[0] + " bought a " + product }).
+			WithSerdes(serde.String, serde.String).To("enriched")
+		runApp(t, build(t, b), seeds, stream.AppID("joins"), stream.StopAtEnd())
+		got := map[string]string{}
+		for _, r := range readAll(t, seeds, "enriched") {
+			got[string(r.Key)] = string(r.Value)
+		}
+		equal(t, got, map[string]string{"c1": "ann bought a lamp", "c2": "bob bought a desk", "c3": "? bought a lamp"})
+	})
+}
