@@ -222,6 +222,7 @@ pages.messages = async (_, query) => {
   const $ = id => document.getElementById(id);
   let topics = [];
   try { topics = (await get("/topics?internal=true")).topics; } catch (e) { toast(e.message, true); }
+  topics.sort((a, b) => a.internal - b.internal || a.name.localeCompare(b.name)); // user topics first
   $("topic").innerHTML = topics.map(t => `<option ${t.name === query.get("topic") ? "selected" : ""}>${esc(t.name)}</option>`).join("");
   const setParts = () => {
     const t = topics.find(t => t.name === $("topic").value);
