@@ -83,6 +83,7 @@ type connSecurity struct {
 	mechanism     string
 	rawSASL       bool // after SaslHandshake v0: the next frame is a bare SASL token
 	failed        bool // an authentication failed: nothing more is accepted
+	internal      bool // DialInternal: authorized for everything
 }
 
 func newConnSecurity(l *listener, nc net.Conn) connSecurity {

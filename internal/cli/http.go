@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"path/filepath"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streaming/eddy/auth/httpauth"
 	"github.com/eddy-streaming/eddy/broker"
 	"github.com/eddy-streaming/eddy/console"
 	"github.com/eddy-streaming/eddy/gateway"
@@ -24,7 +28,17 @@ func serveHTTP(ctx context.Context, b *broker.Broker, dataDir, addr string, logg
 		gw.Close()
 		return err
 	}
-	ready(ln.Addr().String())
+	scheme := "http"
+	if b.SecurityEnabled() {
+		// Basic authentication sends the password with every request:
+		// serve HTTPS with the broker's certificate when it has one.
+		if cfg := b.TLSConfig(); cfg != nil {
+			ln, scheme = tls.NewListener(ln, cfg), "https"
+		} else {
+			logger.Warn("the HTTP gateway requires authentication but the broker has no TLS listener: passwords cross the network in the clear")
+		}
+	}
+	ready(scheme + "://" + ln.Addr().String())
 	go func() {
 		defer gw.Close()
 		if err := gw.Serve(ctx, ln); err != nil {
@@ -36,7 +50,14 @@ func serveHTTP(ctx context.Context, b *broker.Broker, dataDir, addr string, logg
 
 // newGateway returns a gateway (with the console) for an in-process
 // broker, talking to it over loopback.
+//
+// With security on, its Kafka client connects in-process
+// (broker.DialInternal) and every HTTP request needs a broker user's
+// password and the ACLs of its route (auth/httpauth).
 func newGateway(b *broker.Broker, logger *slog.Logger, opts ...gateway.Option) (*gateway.Server, error) {
+	if b.SecurityEnabled() {
+		opts = append(opts, gateway.WithClientOptions(kgo.Dialer(b.DialInternal)), gateway.WithMiddleware(httpauth.Middleware(b)))
+	}
 	return gateway.New(append([]gateway.Option{
 		gateway.WithBrokers(loopbackAddr(b.Addr())),
 		gateway.WithMetrics(b.Registry(), b.Registry()),

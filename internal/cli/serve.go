@@ -94,7 +94,7 @@ close, every log is fsynced and closed.`,
 			var httpErr error
 			if httpAddr != "" {
 				httpErr = serveHTTP(ctx, b, dataDir, httpAddr, logger, func(addr string) {
-					fmt.Fprintf(cmd.OutOrStdout(), "Console and HTTP API on http://%s/ (metrics at /metrics).\n", addr)
+					fmt.Fprintf(cmd.OutOrStdout(), "Console and HTTP API on %s/ (metrics at /metrics).\n", addr)
 				})
 				if httpErr != nil {
 					stop()
