@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // The first ids, as in the Beam/Flink generator: ids start above zero so that
@@ -23,7 +24,6 @@ const (
 	hotBidderRatio   = 100 // a hot bidder is the second of each batch of 100 people
 	hotAuctionRatio  = 100 // a hot auction is the first of each batch of 100 auctions
 	minStringLength  = 3
-	defaultBaseTime  = 1767225600000 // 2026-01-01T00:00:00Z: fixed, so runs are reproducible
 	defaultEventRate = 10_000
 )
 
@@ -43,7 +43,9 @@ type Config struct {
 	// event's random values.
 	FirstEventID int64
 	// BaseTime is the date time of the first event, in Unix milliseconds
-	// [2026-01-01T00:00:00Z; Flink uses the wall clock at start].
+	// [the start of the current UTC day: the same events all day, yet
+	// recent enough that a broker's time-based retention (7 days by
+	// default) does not delete them; Flink uses the wall clock at start].
 	BaseTime int64
 	// EventsPerSecond is the event rate in event time, which spaces the
 	// events' date times [10000]. Flink's Nexmark suite runs at 10M/s.
@@ -81,7 +83,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if c.BaseTime == 0 {
-		c.BaseTime = defaultBaseTime
+		c.BaseTime = time.Now().UTC().Truncate(24 * time.Hour).UnixMilli()
 	}
 	if c.EventsPerSecond == 0 {
 		c.EventsPerSecond = defaultEventRate

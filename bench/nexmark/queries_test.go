@@ -22,6 +22,24 @@ func encodedEvents(t testing.TB, cfg Config) (vals [][]byte, ts []int64) {
 	return vals, ts
 }
 
+// driveQuery starts a test driver for query q reading "events" and writing
+// "out"; q "floor" reads the events and drops them undecoded.
+func driveQuery(tb testing.TB, q string) (*streamtest.Driver, *streamtest.InputTopic[OptionalBid, OptionalBid]) {
+	tb.Helper()
+	b := stream.NewBuilder()
+	if q == "floor" {
+		stream.From(b, "events", serde.Void, serde.Void).Filter(func(noKey, noKey) bool { return false })
+	} else if err := buildQuery(b, q, "events", "out", QueryConfig{}); err != nil {
+		tb.Fatal(err)
+	}
+	top, err := b.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := streamtest.New(tb, top)
+	return d, streamtest.Input(d, "events", OptionalBidSerde{}, OptionalBidSerde{})
+}
+
 // TestQueriesInMemory runs every query written with the DSL through the
 // stream test driver (no broker) and compares its output with the
 // reference.
@@ -30,16 +48,7 @@ func TestQueriesInMemory(t *testing.T) {
 	gen := newGen(t, ciConfig)
 	for _, q := range Queries {
 		t.Run(q, func(t *testing.T) {
-			b := stream.NewBuilder()
-			if err := buildQuery(b, q, "events", "out", QueryConfig{}); err != nil {
-				t.Skip(err)
-			}
-			top, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := streamtest.New(t, top)
-			in := streamtest.Input(d, "events", OptionalBidSerde{}, OptionalBidSerde{})
+			d, in := driveQuery(t, q)
 			for i := range vals {
 				if err := in.PipeRaw(nil, vals[i], ts[i]); err != nil {
 					t.Fatalf("event %d: %v", i, err)
@@ -75,22 +84,11 @@ func TestQueriesInMemory(t *testing.T) {
 func BenchmarkQueryInMemory(b *testing.B) {
 	const n = 200_000
 	vals, ts := encodedEvents(b, Config{Events: n, EventsPerSecond: 10_000_000})
-	// "floor" reads the events and drops them undecoded: the driver's and
-	// the source's own cost per record, to subtract from the queries'.
+	// "floor": the driver's and the source's own cost per record, to
+	// subtract from the queries'.
 	for _, q := range append([]string{"floor"}, Queries...) {
 		b.Run(q, func(b *testing.B) {
-			sb := stream.NewBuilder()
-			if q == "floor" {
-				stream.From(sb, "events", serde.Void, serde.Void).Filter(func(noKey, noKey) bool { return false })
-			} else if err := buildQuery(sb, q, "events", "out", QueryConfig{}); err != nil {
-				b.Skip(err)
-			}
-			top, err := sb.Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			d := streamtest.New(b, top)
-			in := streamtest.Input(d, "events", OptionalBidSerde{}, OptionalBidSerde{})
+			_, in := driveQuery(b, q)
 			b.ReportAllocs()
 			cpu0 := processCPU()
 			for i := 0; b.Loop(); i++ {

@@ -12,7 +12,7 @@ import (
 // ciConfig sizes the CI correctness runs: 20,000 events at 500 events/s of
 // event time span 40s, so that q5's, q7's and q8's windows open and close
 // several times.
-var ciConfig = Config{Events: 20_000, EventsPerSecond: 500}
+var ciConfig = Config{Events: 20_000, EventsPerSecond: 500, BaseTime: testBaseTime}
 
 // runVerified runs q end to end through a real broker and fails unless the
 // output equals the reference.
