@@ -108,7 +108,7 @@ pages.topics = async () => {
       <label class="field">Name<input name="name" required placeholder="clicks" pattern="[a-zA-Z0-9._\\-]+"></label>
       <label class="field">Partitions<input name="partitions" type="number" min="1" value="3" style="width:110px"></label>
       <label class="field">retention.ms<input name="retention" placeholder="default" style="width:150px"></label>
-      <label class="field"><input type="checkbox" name="compact"> compacted</label>
+      <label class="field check"><input type="checkbox" name="compact"> compacted</label>
       <button>Create topic</button>
     </form></div>
     <div class="table-wrap"><table><thead><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Records</th>
