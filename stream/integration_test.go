@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // backend is a Kafka-protocol cluster for the integration suite: the same
@@ -255,4 +257,31 @@ func TestIntegrationJoinsWithTables(t *testing.T) {
 		}
 		equal(t, got, map[string]string{"c1": "ann bought a lamp", "c2": "bob bought a desk", "c3": "? bought a lamp"})
 	})
+}
+
+// A cluster without transactions gets a clear error in exactly-once mode,
+// before anything is consumed.
+func TestIntegrationExactlyOnceNeedsTransactions(t *testing.T) {
+	v := kversion.V3_0_0()
+	for _, k := range []int16{24, 25, 26, 28} { // AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit
+		v.SetMaxKeyVersion(k, -1)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seeds := c.ListenAddrs()
+	createTopic(t, seeds, "lines", 1)
+	createTopic(t, seeds, "counts", 1)
+	app, err := stream.NewApp(wordCount(t), stream.AppID("no-txn"), stream.Brokers(seeds...), stream.ExactlyOnce(),
+		stream.Logger(testbroker.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); !errors.Is(err, stream.ErrTransactionsUnsupported) {
+		t.Fatalf("Run: %v", err)
+	}
 }

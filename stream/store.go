@@ -84,8 +84,12 @@ type rawStore[V any] struct {
 
 type cacheEntry[V any] struct {
 	v     V
-	ok    bool // false: deleted
+	ok    bool // false: deleted or absent
 	dirty bool
+	// persisted: the backing store (and changelog) may hold the key, so
+	// a deletion must be written. Only a lookup that missed, or a written
+	// deletion, proves it does not.
+	persisted bool
 }
 
 func newRawStore[V any](t *task, spec *storeSpec, vs serde.Serde[V]) (*rawStore[V], error) {
@@ -111,8 +115,17 @@ func (s *rawStore[V]) get(key []byte) (V, bool, error) {
 	}
 	var zero V
 	b, ok, err := s.inner.Get(key)
-	if err != nil || !ok {
+	if err != nil {
 		return zero, false, err
+	}
+	if !ok {
+		if s.caching {
+			if err := s.cacheEntry(key, zero, false, false); err != nil {
+				return zero, false, err
+			}
+			s.cache[string(key)].persisted = false
+		}
+		return zero, false, nil
 	}
 	v, err := s.vs.Decode(b)
 	if err != nil {
@@ -138,7 +151,7 @@ func (s *rawStore[V]) cacheEntry(key []byte, v V, ok, dirty bool) error {
 		}
 		clear(s.cache)
 	}
-	s.cache[string(key)] = &cacheEntry[V]{v: v, ok: ok, dirty: dirty}
+	s.cache[string(key)] = &cacheEntry[V]{v: v, ok: ok, dirty: dirty, persisted: true}
 	if dirty {
 		s.nDirty++
 	}
@@ -154,6 +167,14 @@ func (s *rawStore[V]) put(key []byte, v V) error {
 
 func (s *rawStore[V]) del(key []byte) error {
 	if s.caching {
+		if e, ok := s.cache[string(key)]; ok && !e.persisted {
+			// Never written out: forgetting it is enough.
+			if e.dirty {
+				s.nDirty--
+			}
+			delete(s.cache, string(key))
+			return nil
+		}
 		var zero V
 		return s.cacheEntry(key, zero, false, true)
 	}
@@ -191,7 +212,7 @@ func (s *rawStore[V]) flush() error {
 			if err := s.write([]byte(k), e.v, e.ok); err != nil {
 				return err
 			}
-			e.dirty = false
+			e.dirty, e.persisted = false, e.ok
 		}
 	}
 	s.nDirty = 0

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/eddy-streaming/eddy/stream/serde"
@@ -210,6 +211,11 @@ type windowOp[K, V, A any] struct {
 	nextScan int64
 	kbuf     []byte
 	sbuf     []byte
+	// open indexes the time windows in the store by start (store keys),
+	// so closing them needs no store scan; rebuilt from the store by the
+	// first record after the task starts (indexed false).
+	open    map[int64][]string
+	indexed bool
 }
 
 func windowedAggregate[K, V, A any](wg *WindowedGrouped[K, V], f func(K, V, A, bool) A, merge func(K, A, A) A, as serde.Serde[A], opts []Option) *Table[Windowed[K], A] {
@@ -289,6 +295,9 @@ func (op *windowOp[K, V, A]) timeWindows(r Record[K, V]) {
 	if r.Timestamp > op.observed {
 		op.observed = r.Timestamp
 	}
+	if !op.indexed && !op.indexWindows() {
+		return
+	}
 	kb, ok := op.encodeKey(r.Key)
 	if !ok {
 		return
@@ -318,6 +327,9 @@ func (op *windowOp[K, V, A]) timeWindows(r Record[K, V]) {
 			op.t.fail(StageProcess, err)
 			return
 		}
+		if !found {
+			op.open[start] = append(op.open[start], string(sk))
+		}
 		if end+w.grace < op.nextScan {
 			op.nextScan = end + w.grace
 		}
@@ -332,47 +344,65 @@ func (op *windowOp[K, V, A]) timeWindows(r Record[K, V]) {
 	op.closeWindows(r)
 }
 
-// closeWindows emits (EmitFinal) and deletes the windows that closed.
+// indexWindows builds the index of open windows from the store (after a
+// restore).
+func (op *windowOp[K, V, A]) indexWindows() bool {
+	op.open = map[int64][]string{}
+	op.nextScan = math.MaxInt64
+	err := op.st.rangeRaw(nil, nil, func(key []byte, _ A) bool {
+		start := readTime(key)
+		op.open[start] = append(op.open[start], string(key))
+		op.nextScan = min(op.nextScan, start+op.w.size+op.w.grace)
+		return true
+	})
+	if err != nil {
+		op.t.fail(StageProcess, err)
+		return false
+	}
+	op.indexed = true
+	return true
+}
+
+// closeWindows emits (EmitFinal) and deletes the windows that closed:
+// end + grace <= observed.
 func (op *windowOp[K, V, A]) closeWindows(r Record[K, V]) {
 	if op.observed < op.nextScan {
 		return
 	}
 	w := op.w
-	// Closed: end + grace <= observed, i.e. start <= observed - grace - size.
-	limit := appendTime(nil, op.observed-w.grace-w.size+1)
-	type closed struct {
-		key []byte
-		agg A
+	var starts []int64
+	next := int64(math.MaxInt64)
+	for start := range op.open {
+		if start+w.size+w.grace <= op.observed {
+			starts = append(starts, start)
+		} else {
+			next = min(next, start+w.size+w.grace)
+		}
 	}
-	var done []closed
-	err := op.st.rangeRaw(nil, limit, func(key []byte, a A) bool {
-		done = append(done, closed{append([]byte(nil), key...), a})
-		return true
-	})
-	if err != nil {
-		op.t.fail(StageProcess, err)
-		return
-	}
-	for _, c := range done {
-		start := readTime(c.key)
-		if op.final {
-			k, err := op.ks.Decode(c.key[8:])
-			if err != nil {
-				op.t.fail(StageProcess, err)
-				continue
+	op.nextScan = next
+	slices.Sort(starts)
+	for _, start := range starts {
+		for _, key := range op.open[start] {
+			kb := []byte(key)
+			if op.final {
+				agg, ok, err := op.st.get(kb)
+				if err != nil || !ok {
+					op.t.fail(StageProcess, fmt.Errorf("closing window: %v (found %v)", err, ok))
+					continue
+				}
+				k, err := op.ks.Decode(kb[8:])
+				if err != nil {
+					op.t.fail(StageProcess, err)
+					continue
+				}
+				op.down(Record[Windowed[K], change[A]]{Key: Windowed[K]{Key: k, Start: start, End: start + w.size}, Value: change[A]{v: agg, ok: true}, Timestamp: start + w.size - 1})
 			}
-			op.down(Record[Windowed[K], change[A]]{Key: Windowed[K]{Key: k, Start: start, End: start + w.size}, Value: change[A]{v: c.agg, ok: true}, Timestamp: start + w.size - 1})
+			if err := op.st.del(kb); err != nil {
+				op.t.fail(StageProcess, err)
+			}
 		}
-		if err := op.st.del(c.key); err != nil {
-			op.t.fail(StageProcess, err)
-		}
+		delete(op.open, start)
 	}
-	// The next window to close is the first one left.
-	op.nextScan = math.MaxInt64
-	op.st.rangeRaw(nil, nil, func(key []byte, _ A) bool {
-		op.nextScan = readTime(key) + w.size + w.grace
-		return false
-	})
 }
 
 // session handles session windows. Store key: len|key | end | start.
