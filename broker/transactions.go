@@ -20,7 +20,9 @@ import (
 // replies are sent and before any marker it asks for is written. Markers
 // (commit/abort control batches) go to every partition of the
 // transaction; once all are durable the coordinator is told
-// (MarkersWritten) and records the transaction complete. A marker on
+// (MarkersWritten) and records the transaction complete. A reply that
+// comes with markers (EndTxn) is sent once they are written, bounded by
+// markerReplyWait. A marker on
 // __consumer_offsets also settles the transaction's pending offsets in the
 // group coordinator.
 type txns struct {
