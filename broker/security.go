@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -58,6 +59,10 @@ func (b *Broker) openSecurity() error {
 		}
 	}
 	b.throttle = auth.NewThrottle()
+	b.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "eddy_authentication_failures_total",
+		Help: "Failed authentications (SASL on Kafka listeners, HTTP basic on the gateway).",
+	}, func() float64 { return float64(b.authFailures.Load()) }))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,6 +18,22 @@ import (
 
 	"github.com/eddy-streaming/eddy/internal/testbroker"
 )
+
+// counterValue reads a counter without labels from a registry.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
 
 // secureClient connects to s's SASL_SSL listener as user with mech.
 func secureClient(t *testing.T, s *testbroker.Secure, mech sasl.Mechanism, opts ...kgo.Opt) *kgo.Client {
@@ -102,6 +119,9 @@ func TestSCRAMOverTLSWithACLs(t *testing.T) {
 	}
 	if got := s.SecurityStats().AuthenticationFailures; got != before+1 {
 		t.Fatalf("authentication failures %d, want %d", got, before+1)
+	}
+	if n := counterValue(t, s.Registry(), "eddy_authentication_failures_total"); n != float64(before+1) {
+		t.Fatalf("eddy_authentication_failures_total %v, want %d", n, before+1)
 	}
 
 	alice := secureClient(t, s, scram512("alice", "alice-secret"))
