@@ -66,18 +66,9 @@ type GlobalTable[K, V any] struct {
 func GlobalTableFrom[K, V any](b *Builder, topic string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) *GlobalTable[K, V] {
 	c := options(opts)
 	name := b.newName("global-table", c.name)
-	if _, dup := b.stores[name]; dup {
-		b.fail(fmt.Errorf("stream: store %q defined twice", name))
-	}
-	spec := &storeSpec{name: name, inMemory: c.inMemory, global: true, changelog: topicRef{name: topic}}
-	spec.open = func(t *task) (storeInstance, error) {
-		raw, err := newRawStore(t, spec, vs)
-		if err != nil {
-			return nil, err
-		}
-		return &kvStore[K, V]{rawStore: raw, ks: ks}, nil
-	}
-	b.stores[name] = spec
+	spec := addKVStore(b, name, ks, vs, c.inMemory)
+	// The topic is the table's changelog.
+	spec.global, spec.changelog = true, topicRef{name: topic}
 	n := &node{name: name, source: &topicRef{name: topic}, global: true, stores: []string{name}}
 	n.build = func(t *task, _ []any) any {
 		st := taskStore[*kvStore[K, V]](t, name)

@@ -477,22 +477,26 @@ func (op *windowOp[K, V, A]) session(r Record[K, V]) {
 // closeSessions emits (EmitFinal) and deletes sessions no record can
 // reach any more: end + gap < observed - grace.
 func (op *windowOp[K, V, A]) closeSessions() {
-	if op.observed < op.nextScan {
-		return
+	if op.observed >= op.nextScan {
+		op.closeKeyFirst(op.w.size + op.w.grace)
 	}
-	gap, grace := op.w.size, op.w.grace
+}
+
+// closeKeyFirst emits (EmitFinal) and deletes the windows of a key-first
+// store (len|key | end | start) with end + slack < observed, and sets
+// nextScan for the first window left.
+func (op *windowOp[K, V, A]) closeKeyFirst(slack int64) {
 	next := int64(math.MaxInt64)
 	var done [][]byte
 	var aggs []A
 	err := op.st.rangeRaw(nil, nil, func(key []byte, a A) bool {
 		n, sz := binary.Uvarint(key)
-		tail := key[sz+int(n):]
-		end := readTime(tail)
-		if end+gap+grace < op.observed {
+		end := readTime(key[sz+int(n):])
+		if end+slack < op.observed {
 			done = append(done, append([]byte(nil), key...))
 			aggs = append(aggs, a)
-		} else if c := end + gap + grace; c < next {
-			next = c
+		} else {
+			next = min(next, end+slack+1)
 		}
 		return true
 	})
@@ -503,10 +507,9 @@ func (op *windowOp[K, V, A]) closeSessions() {
 	op.nextScan = next
 	for i, key := range done {
 		n, sz := binary.Uvarint(key)
-		kb := key[sz : sz+int(n)]
 		tail := key[sz+int(n):]
 		if op.final {
-			k, err := op.ks.Decode(kb)
+			k, err := op.ks.Decode(key[sz : sz+int(n)])
 			if err != nil {
 				op.t.fail(StageProcess, err)
 				continue
@@ -592,42 +595,8 @@ func (op *windowOp[K, V, A]) closeSliding() {
 	if op.observed < op.nextScan {
 		return
 	}
+	op.closeKeyFirst(op.w.grace)
 	closeBefore := op.observed - op.w.grace
-	next := int64(math.MaxInt64)
-	var done [][]byte
-	var aggs []A
-	err := op.st.rangeRaw(nil, nil, func(key []byte, a A) bool {
-		n, sz := binary.Uvarint(key)
-		end := readTime(key[sz+int(n):])
-		if end < closeBefore {
-			done = append(done, append([]byte(nil), key...))
-			aggs = append(aggs, a)
-		} else if end+op.w.grace+1 < next {
-			next = end + op.w.grace + 1
-		}
-		return true
-	})
-	if err != nil {
-		op.t.fail(StageProcess, err)
-		return
-	}
-	op.nextScan = next
-	for i, key := range done {
-		n, sz := binary.Uvarint(key)
-		tail := key[sz+int(n):]
-		if op.final {
-			k, err := op.ks.Decode(key[sz : sz+int(n)])
-			if err != nil {
-				op.t.fail(StageProcess, err)
-				continue
-			}
-			end := readTime(tail)
-			op.down(Record[Windowed[K], change[A]]{Key: Windowed[K]{Key: k, Start: readTime(tail[8:]), End: end}, Value: change[A]{v: aggs[i], ok: true}, Timestamp: end})
-		}
-		if err := op.st.del(key); err != nil {
-			op.t.fail(StageProcess, err)
-		}
-	}
 	// Records older than every open window.
 	var old [][]byte
 	op.vals.rangeRaw(nil, nil, func(key []byte, _ V) bool {
