@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -284,4 +285,62 @@ func TestIntegrationExactlyOnceNeedsTransactions(t *testing.T) {
 	if err := app.Run(ctx); !errors.Is(err, stream.ErrTransactionsUnsupported) {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+// TimeRange reprocesses a slice of history as a batch: only the records
+// with timestamps in [from, to) are taken, then Run returns.
+func TestIntegrationTimeRange(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "events", 2)
+		createTopic(t, seeds, "picked", 2)
+		cl := client(t, seeds)
+		base := time.UnixMilli(1_700_000_000_000)
+		var rs []*kgo.Record
+		for i := 0; i < 40; i++ {
+			rs = append(rs, &kgo.Record{Topic: "events", Key: []byte(fmt.Sprint("k", i%5)), Value: []byte(fmt.Sprint(i)),
+				Timestamp: base.Add(time.Duration(i) * time.Second)})
+		}
+		if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		b := stream.NewBuilder()
+		stream.From(b, "events", serde.String, serde.String).To("picked")
+		runApp(t, build(t, b), seeds, stream.AppID("range"),
+			stream.TimeRange(base.Add(10*time.Second), base.Add(20*time.Second)))
+		var got []string
+		for _, r := range readAll(t, seeds, "picked") {
+			got = append(got, string(r.Value))
+		}
+		sort.Slice(got, func(i, j int) bool { return len(got[i]) < len(got[j]) || len(got[i]) == len(got[j]) && got[i] < got[j] })
+		equal(t, got, []string{"10", "11", "12", "13", "14", "15", "16", "17", "18", "19"})
+	})
+}
+
+// With OnError(Stop), a record that fails makes Run return the error, and
+// its offset is not committed.
+func TestIntegrationStopOnError(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "nums", 1)
+		createTopic(t, seeds, "out", 1)
+		produce(t, client(t, seeds), "nums", "a", "12345678", "b", "bad")
+		b := stream.NewBuilder()
+		stream.From(b, "nums", serde.String, serde.Int64).To("out")
+		app, err := stream.NewApp(build(t, b), stream.AppID("stop"), stream.Brokers(seeds...), stream.OnError(stream.Stop),
+			stream.Logger(testbroker.Logger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := app.Run(ctx); err == nil || !strings.Contains(err.Error(), "deserialize") {
+			t.Fatalf("Run: %v", err)
+		}
+		offs, err := kadm.NewClient(client(t, seeds)).FetchOffsets(context.Background(), "stop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := offs.Lookup("nums", 0); ok && o.At > 1 {
+			t.Fatalf("committed past the failed record: %d", o.At)
+		}
+	})
 }
