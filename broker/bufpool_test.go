@@ -4,7 +4,8 @@ import "testing"
 
 func TestBufPoolClasses(t *testing.T) {
 	for _, tc := range []struct{ n, cap int }{
-		{0, 4096}, {1, 4096}, {4096, 4096}, {4097, 8192}, {1 << 20, 1 << 20}, {1<<20 + 1, 2 << 20},
+		{0, 4096}, {1, 4096}, {4096, 4096}, {4097, 5120}, {5120, 5120}, {5121, 6144}, {8000, 8192},
+		{1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1<<18}, {3 << 19, 3 << 19}, {3<<19 + 1, 7 << 18},
 	} {
 		b := getBuf(tc.n)
 		if len(b) != tc.n || cap(b) != tc.cap {
@@ -12,9 +13,15 @@ func TestBufPoolClasses(t *testing.T) {
 		}
 		putBuf(b[:1])
 	}
+	// Never more than a quarter larger than asked for.
+	for n := 4097; n < 1<<22; n = n*9/8 + 1 {
+		if _, size := poolClass(n); size < n || size > n+n/4 {
+			t.Fatalf("poolClass(%d) = %d", n, size)
+		}
+	}
 	// Too large for a pool: exact size, and putBuf leaves it alone.
-	big := getBuf(1<<maxPoolClass + 1)
-	if len(big) != 1<<maxPoolClass+1 {
+	big := getBuf(1<<maxPoolShift*2 + 1)
+	if len(big) != 1<<maxPoolShift*2+1 {
 		t.Fatalf("len %d", len(big))
 	}
 	putBuf(big)
@@ -27,7 +34,7 @@ func TestBufPoolClasses(t *testing.T) {
 	}
 	// Buffers of other capacities are not pooled.
 	putBuf(make([]byte, 5000))
-	if c := getBuf(5000); cap(c) != 8192 {
-		t.Fatalf("cap %d, want 8192", cap(c))
+	if c := getBuf(5000); cap(c) != 5120 {
+		t.Fatalf("cap %d, want 5120", cap(c))
 	}
 }
