@@ -260,16 +260,21 @@ func toTopic[K, V any](s *Stream[K, V], ref topicRef, name, kind string) *node {
 	ks, vs := s.ks, s.vs
 	n := then(s, kind, name, func(t *task, _ func(Record[K, V])) func(Record[K, V]) {
 		topic := ref.resolve(t.env.appID)
+		hint := 64 // key and value share one buffer, sized by what was seen
 		return func(r Record[K, V]) {
-			kb, err := ks.Encode(nil, r.Key)
+			kb, err := ks.Encode(make([]byte, 0, hint), r.Key)
 			if err != nil {
 				t.fail(StageSerialize, fmt.Errorf("key for %s: %w", topic, err))
 				return
 			}
-			vb, err := vs.Encode(nil, r.Value)
+			vb, err := vs.Encode(kb[len(kb):], r.Value)
+			kb = kb[:len(kb):len(kb)] // appends to the key must not reach the value
 			if err != nil {
 				t.fail(StageSerialize, fmt.Errorf("value for %s: %w", topic, err))
 				return
+			}
+			if n := len(kb) + len(vb); n > hint {
+				hint = n
 			}
 			if len(kb) == 0 {
 				kb = nil
