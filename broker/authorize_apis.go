@@ -392,45 +392,44 @@ func authorizeFindCoordinator(z *authz, req kmsg.Request) (kmsg.Response, func(k
 	}, nil
 }
 
-func authorizeJoinGroup(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.JoinGroupRequest)
-	if z.group(opRead, r.Group) {
-		return nil, nil, nil
+// memberRule refuses a group membership API (JoinGroup, SyncGroup,
+// Heartbeat, LeaveGroup) without READ on its group, with
+// GROUP_AUTHORIZATION_FAILED in the answer's error code.
+func memberRule(group func(kmsg.Request) string, deny func(kmsg.Request) kmsg.Response) authzRule {
+	return func(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
+		if z.group(opRead, group(req)) {
+			return nil, nil, nil
+		}
+		return deny(req), nil, nil
 	}
-	resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
-	resp.ErrorCode, resp.Generation = groupAuthFailed, -1
-	return resp, nil, nil
 }
 
-func authorizeSyncGroup(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.SyncGroupRequest)
-	if z.group(opRead, r.Group) {
-		return nil, nil, nil
-	}
-	resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
-	resp.ErrorCode = groupAuthFailed
-	return resp, nil, nil
-}
-
-func authorizeHeartbeat(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.HeartbeatRequest)
-	if z.group(opRead, r.Group) {
-		return nil, nil, nil
-	}
-	resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
-	resp.ErrorCode = groupAuthFailed
-	return resp, nil, nil
-}
-
-func authorizeLeaveGroup(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.LeaveGroupRequest)
-	if z.group(opRead, r.Group) {
-		return nil, nil, nil
-	}
-	resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
-	resp.ErrorCode = groupAuthFailed
-	return resp, nil, nil
-}
+var (
+	authorizeJoinGroup = memberRule(func(r kmsg.Request) string { return r.(*kmsg.JoinGroupRequest).Group },
+		func(r kmsg.Request) kmsg.Response {
+			resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+			resp.ErrorCode, resp.Generation = groupAuthFailed, -1
+			return resp
+		})
+	authorizeSyncGroup = memberRule(func(r kmsg.Request) string { return r.(*kmsg.SyncGroupRequest).Group },
+		func(r kmsg.Request) kmsg.Response {
+			resp := r.ResponseKind().(*kmsg.SyncGroupResponse)
+			resp.ErrorCode = groupAuthFailed
+			return resp
+		})
+	authorizeHeartbeat = memberRule(func(r kmsg.Request) string { return r.(*kmsg.HeartbeatRequest).Group },
+		func(r kmsg.Request) kmsg.Response {
+			resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
+			resp.ErrorCode = groupAuthFailed
+			return resp
+		})
+	authorizeLeaveGroup = memberRule(func(r kmsg.Request) string { return r.(*kmsg.LeaveGroupRequest).Group },
+		func(r kmsg.Request) kmsg.Response {
+			resp := r.ResponseKind().(*kmsg.LeaveGroupResponse)
+			resp.ErrorCode = groupAuthFailed
+			return resp
+		})
+)
 
 func authorizeDescribeGroups(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
 	r := req.(*kmsg.DescribeGroupsRequest)
@@ -615,74 +614,78 @@ func (z *authz) configResourceAllowed(op kmsg.ACLOperation, rt kmsg.ConfigResour
 	return z.cluster(op), clusterAuthFailed
 }
 
-func authorizeDescribeConfigs(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.DescribeConfigsRequest)
-	codes := map[int]int16{}
-	refused := split(&r.Resources, func(res *kmsg.DescribeConfigsRequestResource) bool {
-		ok, code := z.configResourceAllowed(opDescribeConfigs, res.ResourceType, res.ResourceName)
-		if !ok {
-			codes[len(codes)] = code
+// configRule narrows the resources of a config API to those the
+// principal may op on, and adds the refused ones to the answer with their
+// error (TOPIC_ or CLUSTER_AUTHORIZATION_FAILED).
+func configRule[R any](op kmsg.ACLOperation, resources func(kmsg.Request) *[]R, key func(*R) (kmsg.ConfigResourceType, string),
+	add func(resp kmsg.Response, rt kmsg.ConfigResourceType, name string, code int16)) authzRule {
+	return func(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
+		type refusal struct {
+			rt   kmsg.ConfigResourceType
+			name string
+			code int16
 		}
-		return ok
-	})
-	if len(refused) == 0 {
-		return nil, nil, nil
+		var refused []refusal
+		split(resources(req), func(r *R) bool {
+			rt, name := key(r)
+			ok, code := z.configResourceAllowed(op, rt, name)
+			if !ok {
+				refused = append(refused, refusal{rt, name, code})
+			}
+			return ok
+		})
+		if len(refused) == 0 {
+			return nil, nil, nil
+		}
+		return nil, func(resp kmsg.Response) {
+			for _, r := range refused {
+				add(resp, r.rt, r.name, r.code)
+			}
+		}, nil
 	}
-	return nil, func(resp kmsg.Response) {
-		dr := resp.(*kmsg.DescribeConfigsResponse)
-		for i, res := range refused {
+}
+
+var (
+	authorizeDescribeConfigs = configRule(opDescribeConfigs,
+		func(req kmsg.Request) *[]kmsg.DescribeConfigsRequestResource {
+			return &req.(*kmsg.DescribeConfigsRequest).Resources
+		},
+		func(r *kmsg.DescribeConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return r.ResourceType, r.ResourceName
+		},
+		func(resp kmsg.Response, rt kmsg.ConfigResourceType, name string, code int16) {
 			rr := kmsg.NewDescribeConfigsResponseResource()
-			rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, codes[i]
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rt, name, code
+			dr := resp.(*kmsg.DescribeConfigsResponse)
 			dr.Resources = append(dr.Resources, rr)
-		}
-	}, nil
-}
-
-func authorizeAlterConfigs(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.AlterConfigsRequest)
-	codes := map[int]int16{}
-	refused := split(&r.Resources, func(res *kmsg.AlterConfigsRequestResource) bool {
-		ok, code := z.configResourceAllowed(opAlterConfigs, res.ResourceType, res.ResourceName)
-		if !ok {
-			codes[len(codes)] = code
-		}
-		return ok
-	})
-	if len(refused) == 0 {
-		return nil, nil, nil
-	}
-	return nil, func(resp kmsg.Response) {
-		ar := resp.(*kmsg.AlterConfigsResponse)
-		for i, res := range refused {
+		})
+	authorizeAlterConfigs = configRule(opAlterConfigs,
+		func(req kmsg.Request) *[]kmsg.AlterConfigsRequestResource {
+			return &req.(*kmsg.AlterConfigsRequest).Resources
+		},
+		func(r *kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return r.ResourceType, r.ResourceName
+		},
+		func(resp kmsg.Response, rt kmsg.ConfigResourceType, name string, code int16) {
 			rr := kmsg.NewAlterConfigsResponseResource()
-			rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, codes[i]
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rt, name, code
+			ar := resp.(*kmsg.AlterConfigsResponse)
 			ar.Resources = append(ar.Resources, rr)
-		}
-	}, nil
-}
-
-func authorizeIncrementalAlterConfigs(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
-	r := req.(*kmsg.IncrementalAlterConfigsRequest)
-	codes := map[int]int16{}
-	refused := split(&r.Resources, func(res *kmsg.IncrementalAlterConfigsRequestResource) bool {
-		ok, code := z.configResourceAllowed(opAlterConfigs, res.ResourceType, res.ResourceName)
-		if !ok {
-			codes[len(codes)] = code
-		}
-		return ok
-	})
-	if len(refused) == 0 {
-		return nil, nil, nil
-	}
-	return nil, func(resp kmsg.Response) {
-		ar := resp.(*kmsg.IncrementalAlterConfigsResponse)
-		for i, res := range refused {
+		})
+	authorizeIncrementalAlterConfigs = configRule(opAlterConfigs,
+		func(req kmsg.Request) *[]kmsg.IncrementalAlterConfigsRequestResource {
+			return &req.(*kmsg.IncrementalAlterConfigsRequest).Resources
+		},
+		func(r *kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return r.ResourceType, r.ResourceName
+		},
+		func(resp kmsg.Response, rt kmsg.ConfigResourceType, name string, code int16) {
 			rr := kmsg.NewIncrementalAlterConfigsResponseResource()
-			rr.ResourceType, rr.ResourceName, rr.ErrorCode = res.ResourceType, res.ResourceName, codes[i]
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = rt, name, code
+			ar := resp.(*kmsg.IncrementalAlterConfigsResponse)
 			ar.Resources = append(ar.Resources, rr)
-		}
-	}, nil
-}
+		})
+)
 
 func authorizeDescribeCluster(z *authz, req kmsg.Request) (kmsg.Response, func(kmsg.Response), error) {
 	if z.cluster(opDescribe) {
