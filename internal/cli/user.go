@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -113,14 +114,8 @@ asked for on the terminal.`,
 			for _, m := range mechs {
 				ups = append(ups, kadm.UpsertSCRAM{User: name, Mechanism: userMechanisms[m], Iterations: int32(iterations), Password: password})
 			}
-			res, err := adm.AlterUserSCRAMs(ctx, nil, ups)
-			if err != nil {
-				return adminErr("creating user", err)
-			}
-			for _, r := range res {
-				if r.Err != nil {
-					return adminErr("user "+r.User, r.Err)
-				}
+			if err := alterSCRAMs(ctx, adm, nil, ups); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s: %s credentials set\n", name, strings.Join(mechs, ", "))
 			return nil
@@ -185,14 +180,8 @@ func newUserDeleteCommand(a *app, dataDir *string) *cobra.Command {
 			for _, m := range mechs {
 				dels = append(dels, kadm.DeleteSCRAM{User: name, Mechanism: userMechanisms[m]})
 			}
-			res, err := adm.AlterUserSCRAMs(ctx, dels, nil)
-			if err != nil {
-				return adminErr("deleting user", err)
-			}
-			for _, r := range res {
-				if r.Err != nil {
-					return adminErr("user "+r.User, r.Err)
-				}
+			if err := alterSCRAMs(ctx, adm, dels, nil); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s deleted\n", name)
 			return nil
@@ -256,6 +245,20 @@ func newUserListCommand(a *app, dataDir *string) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// alterSCRAMs runs AlterUserScramCredentials and returns its first error.
+func alterSCRAMs(ctx context.Context, adm *kadm.Client, dels []kadm.DeleteSCRAM, ups []kadm.UpsertSCRAM) error {
+	res, err := adm.AlterUserSCRAMs(ctx, dels, ups)
+	if err != nil {
+		return adminErr("altering SCRAM credentials", err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return adminErr("user "+r.User, r.Err)
+		}
+	}
+	return nil
 }
 
 // adminErr prefixes a Kafka error with what was being done.
