@@ -3,9 +3,12 @@ package broker_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/eddy-streaming/eddy/auth"
+	"github.com/eddy-streaming/eddy/broker"
 	"github.com/eddy-streaming/eddy/internal/testbroker"
 )
 
@@ -227,4 +232,55 @@ func TestOnlySASLBeforeAuthentication(t *testing.T) {
 	}
 	c.write(encodeRequest(kmsg.NewPtrMetadataRequest(), 9, 2))
 	c.expectClosed()
+}
+
+// TestSSLClientCertificates: an SSL listener with ssl.client.auth=required
+// refuses clients without a certificate signed by its CA, and takes the
+// principal from the certificate's subject (User:CN=carol), which ACLs
+// then name.
+func TestSSLClientCertificates(t *testing.T) {
+	certs := testbroker.NewCerts(t)
+	tlsCfg, err := broker.ServerTLS(broker.TLSFiles{Cert: certs.CertFile, Key: certs.KeyFile, CA: certs.CAFile, ClientAuth: "required"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testbroker.Start(t,
+		broker.WithListener(broker.Listener{Name: "SSL", Addr: "127.0.0.1:0", Protocol: broker.ProtocolSSL, TLS: tlsCfg}),
+		broker.WithAuthorizer(auth.AuthorizerConfig{SuperUsers: []string{"User:CN=admin"}}))
+	addr := b.ListenerAddr("SSL")
+	ctx := testCtx(t)
+	client := func(cn string) *kgo.Client {
+		cfg := certs.ClientTLS()
+		if cn != "" {
+			certFile, keyFile := certs.Issue(t, cn, pkix.Name{CommonName: cn}, x509.ExtKeyUsageClientAuth)
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTLSConfig(cfg), kgo.RequestRetries(0), kgo.RetryTimeout(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client("").Ping(pingCtx); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	adm := kadm.NewClient(client("admin"))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "certs"); err != nil {
+		t.Fatal(err)
+	}
+	carol := client("carol")
+	if err := carol.ProduceSync(ctx, &kgo.Record{Topic: "certs", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("carol without ACL: %v", err)
+	}
+	grant(t, adm, kadm.NewACLs().Allow("User:CN=carol").Topics("certs").Operations(kadm.OpWrite))
+	if err := carol.ProduceSync(ctx, &kgo.Record{Topic: "certs", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatalf("carol with ACL: %v", err)
+	}
 }
