@@ -344,3 +344,39 @@ func TestIntegrationStopOnError(t *testing.T) {
 		}
 	})
 }
+
+// A bounded run ends even when input partitions hold nothing in range: an
+// empty topic, and a partition whose records were all deleted (log start ==
+// end, both above zero).
+func TestIntegrationStopAtEndEmptyPartitions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "empty", 2)
+		createTopic(t, seeds, "gone", 1)
+		createTopic(t, seeds, "out", 2)
+		cl := client(t, seeds)
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "gone", Partition: 0, Value: []byte("x")},
+			&kgo.Record{Topic: "gone", Partition: 0, Value: []byte("y")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		adm := kadm.NewClient(cl)
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "gone", Partition: 0, At: 2})
+		del, err := adm.DeleteRecords(context.Background(), os)
+		if err == nil {
+			err = del.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range []string{"empty", "gone"} {
+			b := stream.NewBuilder()
+			stream.From(b, topic, serde.String, serde.String).To("out")
+			runApp(t, build(t, b), seeds, stream.AppID("bounded-"+topic), stream.StopAtEnd())
+			runApp(t, build(t, b), seeds, stream.AppID("range-"+topic),
+				stream.TimeRange(time.UnixMilli(0), time.Now().Add(time.Hour)))
+		}
+		if n := len(readAll(t, seeds, "out")); n != 0 {
+			t.Fatalf("%d outputs from empty inputs", n)
+		}
+	})
+}
