@@ -214,7 +214,7 @@ func (a *Authorizer) publishLocked(acls []ACL) error {
 	if err != nil {
 		return err
 	}
-	if err := a.fs.MkdirAll(a.dir); err != nil {
+	if err := vfs.MkdirPrivate(a.fs, a.dir); err != nil {
 		return err
 	}
 	if err := vfs.WriteFileAtomic(a.fs, a.dir, ACLsFile, raw); err != nil {

@@ -173,7 +173,7 @@ func (s *Store) persistLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := s.fs.MkdirAll(s.dir); err != nil {
+	if err := vfs.MkdirPrivate(s.fs, s.dir); err != nil {
 		return err
 	}
 	return vfs.WriteFileAtomic(s.fs, s.dir, CredentialsFile, raw)

@@ -44,15 +44,18 @@ type secureResult struct {
 
 // secureClients run a secureRequest with each client library and return
 // how many records went through and the library's error text ("" if none).
+// Each names the interop client whose availability check it shares, so a
+// missing tool skips here (fails under CI) exactly as in TestInterop.
 var secureClients = []struct {
-	name string
-	run  func(ctx context.Context, r secureRequest) (int, string, error)
+	name  string
+	avail *client
+	run   func(ctx context.Context, r secureRequest) (int, string, error)
 }{
-	{"kcat", kcatSecure},
-	{"confluent-kafka", scriptSecure("py", pythonBin(), "secure_client.py")},
-	{"kafka-python", scriptSecure("py", pythonBin(), "secure_client.py")},
-	{"kafkajs", scriptSecure("js", "node", "secure_client.js")},
-	{"franz-go", franzSecure},
+	{"kcat", kcatClient, kcatSecure},
+	{"confluent-kafka", confluentKafkaClient, scriptSecure("py", pythonBin(), "secure_client.py")},
+	{"kafka-python", kafkaPythonClient, scriptSecure("py", pythonBin(), "secure_client.py")},
+	{"kafkajs", kafkajsClient, scriptSecure("js", "node", "secure_client.js")},
+	{"franz-go", franzClient, franzSecure},
 }
 
 func scriptSecure(dir string, argv ...string) func(ctx context.Context, r secureRequest) (int, string, error) {
@@ -189,6 +192,7 @@ func TestSecureClients(t *testing.T) {
 
 	for _, c := range secureClients {
 		t.Run(c.name, func(t *testing.T) {
+			requireAvailable(t, c.avail)
 			user, topic, group := "u-"+c.name, "secure-"+c.name, "g-"+c.name
 			if _, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "pw-" + c.name}}); err != nil {
 				t.Fatal(err)

@@ -21,15 +21,15 @@ type txnRec struct {
 // interleaved, some committed and some aborted, to a log with small
 // segments, and remembers what it wrote.
 type txnWorkload struct {
-	t       *testing.T
-	l       *Log
-	clock   *fakeClock
-	recs    map[int64]txnRec // by offset
-	seq     map[int64]int32  // next sequence per producer
-	open    map[int64][]int64
-	aborted map[int64]bool // offsets of aborted records
+	t        *testing.T
+	l        *Log
+	clock    *fakeClock
+	recs     map[int64]txnRec // by offset
+	seq      map[int64]int32  // next sequence per producer
+	open     map[int64][]int64
+	aborted  map[int64]bool  // offsets of aborted records
 	markerOf map[int64]int64 // record offset -> the offset of its transaction's marker
-	next    int64
+	next     int64
 }
 
 func newTxnWorkload(t *testing.T, l *Log, clock *fakeClock) *txnWorkload {

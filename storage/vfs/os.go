@@ -57,6 +57,8 @@ func (osFS) Rename(oldname, newname string) error {
 
 func (osFS) MkdirAll(dir string) error { return os.MkdirAll(filepath.FromSlash(dir), 0o755) }
 
+func (osFS) chmodPrivate(dir string) error { return os.Chmod(filepath.FromSlash(dir), 0o700) }
+
 func (osFS) List(dir string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.FromSlash(dir)) // sorted by name
 	if err != nil {

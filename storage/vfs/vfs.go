@@ -88,3 +88,17 @@ func WriteFileAtomic(fs FS, dir, name string, data []byte) error {
 	}
 	return fs.SyncDir(dir)
 }
+
+// MkdirPrivate creates dir and its parents, and on a filesystem with
+// permissions (OS) makes dir accessible to its owner only (0700), for
+// secrets such as salted credentials. Filesystems without permissions
+// (MemFS, ErrorFS) just create it.
+func MkdirPrivate(fs FS, dir string) error {
+	if err := fs.MkdirAll(dir); err != nil {
+		return err
+	}
+	if c, ok := fs.(interface{ chmodPrivate(dir string) error }); ok {
+		return c.chmodPrivate(dir)
+	}
+	return nil
+}
