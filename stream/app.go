@@ -122,8 +122,9 @@ type App struct {
 		pending map[string][]int32 // assigned partitions without a task yet
 		reset   bool               // EOS: tasks must be rebuilt (transaction aborted)
 	}
-	internal []string                   // internal topics, created by setupTopics
-	targets  map[string]map[int32]int64 // bounded runs: stop offsets of user sources
+	stats    atomic.Pointer[[]*taskStats] // of the running tasks, for TaskMetrics
+	internal []string                     // internal topics, created by setupTopics
+	targets  map[string]map[int32]int64   // bounded runs: stop offsets of user sources
 	starts   map[string]map[int32]int64
 }
 
@@ -173,6 +174,36 @@ func (a *App) numTasks() int {
 
 // Metrics returns the app's counters.
 func (a *App) Metrics() *Metrics { return a.env.metrics }
+
+// TaskMetrics returns a snapshot of the counters of the tasks this
+// instance runs now (the global task included), by task id. A task that
+// moved to another instance or closed is not in it. It never waits for
+// the tasks: safe to call at any time, e.g. from a metrics scrape.
+func (a *App) TaskMetrics() []TaskStats {
+	p := a.stats.Load()
+	if p == nil {
+		return nil
+	}
+	out := make([]TaskStats, len(*p))
+	for i, s := range *p {
+		out[i] = s.snapshot()
+	}
+	return out
+}
+
+// publishStats makes TaskMetrics see the current tasks. Called with a.mu
+// held whenever tasks are created or closed.
+func (a *App) publishStats() {
+	ss := make([]*taskStats, 0, len(a.mu.tasks)+1)
+	if g := a.env.global; g != nil {
+		ss = append(ss, &g.stats)
+	}
+	for _, t := range a.mu.tasks {
+		ss = append(ss, &t.stats)
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].id < ss[j].id })
+	a.stats.Store(&ss)
+}
 
 // clientOpts returns the options of a client: the seeds, extra, then the
 // user's ClientOptions (which win).
@@ -430,11 +461,15 @@ func (a *App) processFetches(ctx context.Context, fs kgo.Fetches) error {
 		}
 		batches[t] = append(batches[t], rs)
 	})
+	began := time.Now()
 	var err error
 	for _, t := range order {
-		if err = processMerged(t, batches[t]); err != nil {
+		err = processMerged(t, batches[t])
+		t.publish()
+		if err != nil {
 			break
 		}
+		t.stats.observe(time.Since(began))
 	}
 	if err == nil {
 		err = a.producedErr()
@@ -519,6 +554,7 @@ func (a *App) commit(ctx context.Context, inTxn bool) error {
 				delete(a.mu.tasks, k)
 				a.mu.pending[t.sub.sources[0].resolve(a.cfg.appID)] = append(a.mu.pending[t.sub.sources[0].resolve(a.cfg.appID)], t.partition)
 			}
+			a.publishStats()
 			return nil
 		}
 		a.env.metrics.Commits.Add(1)
@@ -614,6 +650,7 @@ func (a *App) closeTasks(ts map[taskKey]*task, parts map[string][]int32) {
 		}
 		delete(a.mu.tasks, k)
 	}
+	a.publishStats()
 	for topic, ps := range parts {
 		drop := map[int32]bool{}
 		for _, p := range ps {
@@ -655,6 +692,7 @@ func (a *App) ensureTasks(ctx context.Context) error {
 	if len(created) == 0 {
 		return nil
 	}
+	a.publishStats()
 	return a.restore(ctx, created, false)
 }
 
@@ -671,6 +709,7 @@ func (a *App) shutdown(clean bool) {
 		t.close()
 		delete(a.mu.tasks, k)
 	}
+	a.stats.Store(nil)
 	a.mu.Unlock()
 	if a.sess != nil {
 		a.sess.Close()

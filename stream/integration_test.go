@@ -380,3 +380,103 @@ func TestIntegrationStopAtEndEmptyPartitions(t *testing.T) {
 		}
 	})
 }
+
+// runUntil runs app until cond holds on its task metrics (checked every
+// 20ms, for up to 30s), then stops it and returns the metrics that held.
+func runUntil(t *testing.T, app *stream.App, cond func([]stream.TaskStats) bool) []stream.TaskStats {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if ts := app.TaskMetrics(); len(ts) != 0 {
+			t.Errorf("tasks after Run returned: %+v", ts)
+		}
+	}()
+	deadline := time.After(30 * time.Second)
+	for {
+		ts := app.TaskMetrics()
+		if cond(ts) {
+			return ts
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("run ended: %v; tasks %+v", err, ts)
+		case <-deadline:
+			t.Fatalf("tasks never got there: %+v", ts)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Per-task counters: records, dead letters and latency move in the task
+// that took the records; a restarted instance restores every changelog
+// offset before its tasks run.
+func TestIntegrationTaskMetrics(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "nums", 2)
+		createTopic(t, seeds, "sums", 2)
+		cl := client(t, seeds, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		var rs []*kgo.Record
+		for i, v := range []string{"12345678", "short", "abcdefgh", "87654321", "bad"} {
+			rs = append(rs, &kgo.Record{Topic: "nums", Partition: int32(i % 2), Key: []byte(fmt.Sprint("k", i)), Value: []byte(v)})
+		}
+		if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		top := func() *stream.Topology {
+			b := stream.NewBuilder()
+			stream.From(b, "nums", serde.String, serde.Int64).GroupByKey().Count(stream.Named("n")).ToStream().To("sums")
+			return build(t, b)
+		}
+		newApp := func() *stream.App {
+			app, err := stream.NewApp(top(), stream.AppID("tm"), stream.Brokers(seeds...), stream.Logger(testbroker.Logger(t)),
+				stream.CommitInterval(100*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return app
+		}
+		// Partition 0 holds 3 records (1 bad), partition 1 holds 2 (1 bad).
+		want := map[string][2]int64{"0_0": {3, 1}, "0_1": {2, 1}}
+		ts := runUntil(t, newApp(), func(ts []stream.TaskStats) bool {
+			var n int64
+			for _, s := range ts {
+				n += s.Processed
+			}
+			return len(ts) == 2 && n == 5
+		})
+		for _, s := range ts {
+			if w, ok := want[s.ID]; !ok || s.Processed != w[0] || s.DeadLettered != w[1] || s.Errors != w[1] ||
+				s.State != stream.TaskRunning || s.Latency.Count == 0 || s.Latency.Sum <= 0 {
+				t.Errorf("task %+v, want processed/dead-lettered %v", s, w)
+			}
+		}
+		// The changelog holds the counts of the 3 good keys (maybe more
+		// updates); a new instance restores all of it.
+		ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), "tm-n-changelog")
+		if err != nil {
+			t.Fatal(err)
+		}
+		changelog := map[string]int64{}
+		ends.Each(func(o kadm.ListedOffset) { changelog[fmt.Sprint("0_", o.Partition)] = o.Offset })
+		ts = runUntil(t, newApp(), func(ts []stream.TaskStats) bool {
+			return len(ts) == 2 && ts[0].State == stream.TaskRunning && ts[1].State == stream.TaskRunning
+		})
+		var total int64
+		for _, s := range ts {
+			total += s.RestoreTotal
+			if s.RestoreTotal != changelog[s.ID] || s.Restored != s.RestoreTotal || s.Processed != 0 {
+				t.Errorf("task %+v after restore; changelog end offset %d", s, changelog[s.ID])
+			}
+		}
+		if total < 3 {
+			t.Errorf("restored %d changelog records in all, want at least 3", total)
+		}
+	})
+}

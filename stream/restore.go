@@ -13,12 +13,22 @@ import (
 // global task: from the global tables' source topics, every partition),
 // reading each partition from its start to the end offset it had when the
 // restore began. In exactly-once mode only committed records are read.
-// Progress is logged and counted in Metrics.RestoredRecords.
-func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
+// Progress is logged, counted in Metrics.RestoredRecords and in each
+// task's TaskStats (offsets restored of offsets to restore); the tasks are
+// running once it returns nil.
+func (a *App) restore(ctx context.Context, tasks []*task, global bool) (err error) {
+	defer func() {
+		if err == nil {
+			for _, t := range tasks {
+				t.stats.running.Store(true)
+			}
+		}
+	}()
 	type target struct {
-		st    storeInstance
-		end   int64
-		store string
+		st       storeInstance
+		task     *task
+		end, pos int64 // pos: the next changelog offset to restore
+		store    string
 	}
 	parts := map[string]map[int32]*target{}
 	var topics []string
@@ -30,9 +40,9 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
 				topics = append(topics, topic)
 			}
 			if global {
-				parts[topic][-1] = &target{st: t.stores[s.name], store: s.name}
+				parts[topic][-1] = &target{st: t.stores[s.name], task: t, store: s.name}
 			} else {
-				parts[topic][t.partition] = &target{st: t.stores[s.name], store: s.name}
+				parts[topic][t.partition] = &target{st: t.stores[s.name], task: t, store: s.name}
 			}
 		}
 	}
@@ -40,7 +50,6 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
 		return nil
 	}
 	var ends kadm.ListedOffsets
-	var err error
 	if a.cfg.exactlyOnce {
 		ends, err = a.adm.ListCommittedOffsets(ctx, topics...)
 	} else {
@@ -66,7 +75,7 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
 		tg := parts[o.Topic][o.Partition]
 		if global {
 			if g := parts[o.Topic][-1]; g != nil {
-				tg = &target{st: g.st, store: g.store}
+				tg = &target{st: g.st, task: g.task, store: g.store}
 			}
 		}
 		if tg == nil {
@@ -79,7 +88,8 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
 		if o.Offset <= start {
 			return
 		}
-		tg.end = o.Offset
+		tg.end, tg.pos = o.Offset, start
+		tg.task.stats.restoreTotal.Add(o.Offset - start)
 		total += o.Offset - start
 		if consume[o.Topic] == nil {
 			consume[o.Topic] = map[int32]kgo.Offset{}
@@ -131,6 +141,10 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) error {
 				applied++
 				a.env.metrics.RestoredRecords.Add(1)
 			}
+			if n := min(r.Offset+1, tg.end) - tg.pos; n > 0 {
+				tg.task.stats.restored.Add(n)
+				tg.pos += n
+			}
 			if r.Offset+1 >= tg.end {
 				delete(remaining[r.Topic], r.Partition)
 				left--
@@ -157,6 +171,9 @@ func (a *App) startGlobal(ctx context.Context) (*task, error) {
 		return nil, err
 	}
 	a.env.global = g
+	a.mu.Lock()
+	a.publishStats()
+	a.mu.Unlock()
 	if err := a.restore(ctx, []*task{g}, true); err != nil {
 		g.close()
 		return nil, err
@@ -196,6 +213,7 @@ func (a *App) startGlobal(ctx context.Context) (*task, error) {
 					a.log.Error("global table update failed", "err", err)
 				}
 			})
+			g.publish()
 			a.mu.Unlock()
 			if closing {
 				return

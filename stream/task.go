@@ -51,7 +51,13 @@ type task struct {
 	fatal      error
 	seqN       uint64
 	shared     map[string]any // per-task state shared by an operator's nodes (joins)
+	processed  int64          // input records, published to stats.processed per batch
+	stats      taskStats
 }
+
+// publish makes the task's record count visible to TaskMetrics; the
+// runtime calls it once per batch of records.
+func (t *task) publish() { t.stats.processed.Store(t.processed) }
 
 // seq returns a number unique within the task's input: the input record's
 // offset shifted, plus a counter for records produced from one input.
@@ -78,6 +84,7 @@ func newTask(e *env, top *Topology, sub *subTopology, partition int32) (*task, e
 	} else {
 		t.id = fmt.Sprintf("%d_%d", sub.id, partition)
 	}
+	t.stats.id = t.id
 	for _, s := range sub.stores {
 		st, err := s.open(t)
 		if err != nil {
@@ -132,6 +139,7 @@ func (t *task) process(r *kgo.Record) (err error) {
 	}()
 	in(r)
 	t.env.metrics.RecordsProcessed.Add(1)
+	t.processed++
 	t.punctuate(PunctuateStreamTime, t.streamTime)
 	return nil
 }
@@ -185,6 +193,7 @@ const (
 // error policy. Late records always go to the dead-letter topic.
 func (t *task) fail(stage Stage, err error) {
 	m := t.env.metrics
+	t.stats.errors.Add(1)
 	switch stage {
 	case StageDeserialize:
 		m.DeserializationErrors.Add(1)
@@ -217,6 +226,7 @@ func (t *task) fail(stage Stage, err error) {
 			Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, cur.Offset, 10)},
 		)
 		m.DeadLettered.Add(1)
+		t.stats.deadLettered.Add(1)
 		t.send(&kgo.Record{Topic: t.env.dlq, Key: cur.Key, Value: cur.Value, Timestamp: cur.Timestamp, Headers: hs, Partition: -1})
 	}
 }
