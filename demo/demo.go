@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := streamprom.Register(cfg.Registry, AppID, app.Metrics()); err != nil {
 			return err
 		}
+		if err := streamprom.RegisterTasks(cfg.Registry, AppID, app.TaskMetrics); err != nil {
+			return err
+		}
 	}
 	gen := cfg.Generator
 	gen.URL = cfg.GatewayURL

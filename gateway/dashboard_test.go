@@ -44,6 +44,14 @@ func TestGrafanaDashboardUsesRealSeries(t *testing.T) {
 	if err := streamprom.Register(e.b.Registry(), "dash", &stream.Metrics{}); err != nil {
 		t.Fatal(err)
 	}
+	// One task's series (internal/streamprom's test checks them against a
+	// running app).
+	task := func() []stream.TaskStats {
+		return []stream.TaskStats{{ID: "0_0", State: stream.TaskRunning, Latency: stream.Histogram{Counts: make([]uint64, len(stream.LatencyBounds)+1)}}}
+	}
+	if err := streamprom.RegisterTasks(e.b.Registry(), "dash", task); err != nil {
+		t.Fatal(err)
+	}
 	metrics := e.get("/metrics")
 	name := regexp.MustCompile(`eddy_[a-z_]+`)
 	checked := 0

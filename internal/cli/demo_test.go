@@ -93,6 +93,11 @@ func TestDemoEndToEnd(t *testing.T) {
 		`eddy_stream_records_processed_total{app="demo-popularity"}`,
 		`eddy_stream_dead_letter_records_total{app="demo-popularity"}`,
 		`eddy_stream_restored_records_total{app="demo-popularity"}`,
+		`eddy_stream_task_records_total{app="demo-popularity",task="0_0"}`,
+		`eddy_stream_task_process_latency_seconds_bucket{app="demo-popularity",task="0_0",le="0.01"}`,
+		`eddy_stream_task_dead_letters_total{app="demo-popularity",task="0_0"}`,
+		`eddy_stream_task_restore_remaining_records{app="demo-popularity",task="0_0"} 0`,
+		`eddy_stream_task_running{app="demo-popularity",task="0_0"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

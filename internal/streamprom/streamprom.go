@@ -1,7 +1,8 @@
 // Package streamprom exports a stream.App's counters (stream.Metrics) as
-// Prometheus series, eddy_stream_*{app="..."}, on any registry (the
-// broker's, in `eddy demo`), where the console's processor page and the
-// Grafana dashboard find them.
+// Prometheus series, eddy_stream_*{app="..."}, and its tasks' counters
+// (stream.App.TaskMetrics) as eddy_stream_task_*{app,task}, on any
+// registry (the broker's, in `eddy demo`), where the console's processor
+// page and the Grafana dashboard find them.
 package streamprom
 
 import (
@@ -51,5 +52,67 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range counters {
 		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(k.get(c.m).Load()), c.app)
+	}
+}
+
+// Per-task series, labelled app and task (e.g. "0_3", "global"), read from
+// a snapshot at each scrape: a task that closed or moved to another
+// instance disappears from /metrics.
+var (
+	taskLabels    = []string{"app", "task"}
+	taskRecords   = prometheus.NewDesc("eddy_stream_task_records_total", "Input records taken through the task.", taskLabels, nil)
+	taskErrors    = prometheus.NewDesc("eddy_stream_task_errors_total", "Records of the task that failed (deserialization, processing, late).", taskLabels, nil)
+	taskDead      = prometheus.NewDesc("eddy_stream_task_dead_letters_total", "Records of the task written to the dead-letter topic.", taskLabels, nil)
+	taskRestored  = prometheus.NewDesc("eddy_stream_task_restored_records", "Changelog offsets the task's stores restored since the task started.", taskLabels, nil)
+	taskRemaining = prometheus.NewDesc("eddy_stream_task_restore_remaining_records", "Changelog offsets the task's stores still have to restore (0 once running).", taskLabels, nil)
+	taskRunning   = prometheus.NewDesc("eddy_stream_task_running", "1 if the task processes records, 0 while it restores its stores.", taskLabels, nil)
+	taskLatency   = prometheus.NewDesc("eddy_stream_task_process_latency_seconds",
+		"Per task and poll: time from when the runtime starts on the poll's records until the task has handed the outputs of its last record to the producer client.", taskLabels, nil)
+)
+
+type taskCollector struct {
+	app   string
+	tasks func() []stream.TaskStats
+}
+
+// RegisterTasks adds the per-task series of app to r; tasks is called at
+// every scrape (stream.App.TaskMetrics).
+func RegisterTasks(r prometheus.Registerer, app string, tasks func() []stream.TaskStats) error {
+	return r.Register(&taskCollector{app: app, tasks: tasks})
+}
+
+func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{taskRecords, taskErrors, taskDead, taskRestored, taskRemaining, taskRunning, taskLatency} {
+		ch <- d
+	}
+}
+
+func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.tasks() {
+		running := 0.0
+		if s.State == stream.TaskRunning {
+			running = 1
+		}
+		for _, m := range []struct {
+			d *prometheus.Desc
+			t prometheus.ValueType
+			v float64
+		}{
+			{taskRecords, prometheus.CounterValue, float64(s.Processed)},
+			{taskErrors, prometheus.CounterValue, float64(s.Errors)},
+			{taskDead, prometheus.CounterValue, float64(s.DeadLettered)},
+			{taskRestored, prometheus.GaugeValue, float64(s.Restored)},
+			{taskRemaining, prometheus.GaugeValue, float64(s.RestoreTotal - s.Restored)},
+			{taskRunning, prometheus.GaugeValue, running},
+		} {
+			ch <- prometheus.MustNewConstMetric(m.d, m.t, m.v, c.app, s.ID)
+		}
+		buckets := make(map[float64]uint64, len(stream.LatencyBounds))
+		var cum uint64
+		for i, b := range stream.LatencyBounds {
+			cum += s.Latency.Counts[i]
+			buckets[b.Seconds()] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(taskLatency, s.Latency.Count, s.Latency.Sum.Seconds(), buckets, c.app, s.ID)
 	}
 }
