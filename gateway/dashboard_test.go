@@ -7,9 +7,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/eddy-streaming/eddy/gateway"
 	"github.com/eddy-streaming/eddy/internal/streamprom"
 	"github.com/eddy-streaming/eddy/stream"
 )
@@ -47,10 +49,25 @@ func TestGrafanaDashboardUsesRealSeries(t *testing.T) {
 	// One task's series (internal/streamprom's test checks them against a
 	// running app).
 	task := func() []stream.TaskStats {
-		return []stream.TaskStats{{ID: "0_0", State: stream.TaskRunning, Latency: stream.Histogram{Counts: make([]uint64, len(stream.LatencyBounds)+1)}}}
+		h := stream.Histogram{Counts: make([]uint64, len(stream.LatencyBounds)+1), Count: 2, Sum: 3 * time.Millisecond}
+		h.Counts[3] = 2
+		return []stream.TaskStats{{ID: "0_0", State: stream.TaskRunning, Latency: h}}
 	}
 	if err := streamprom.RegisterTasks(e.b.Registry(), "dash", task); err != nil {
 		t.Fatal(err)
+	}
+	// The console's stats carry histograms as _count and _sum.
+	var st gateway.Stats
+	e.do("GET", "/api/v1/stats", nil, &st)
+	got := map[string]float64{}
+	for _, se := range st.Processors {
+		if se.Labels["task"] == "0_0" {
+			got[se.Name] = se.Value
+		}
+	}
+	if got["eddy_stream_task_process_latency_seconds_count"] != 2 || got["eddy_stream_task_process_latency_seconds_sum"] != 0.003 ||
+		got["eddy_stream_task_running"] != 1 {
+		t.Errorf("task series in /api/v1/stats: %v", got)
 	}
 	metrics := e.get("/metrics")
 	name := regexp.MustCompile(`eddy_[a-z_]+`)

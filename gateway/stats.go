@@ -127,11 +127,18 @@ func (s *Server) addFamily(st *Stats, mf *dto.MetricFamily) {
 			gs.Partitions[label(m, "topic")+"/"+label(m, "partition")] = v
 		default:
 			if strings.HasPrefix(name, "eddy_stream_") {
-				se := Series{Name: name, Labels: map[string]string{}, Value: v}
+				labels := map[string]string{}
 				for _, l := range m.GetLabel() {
-					se.Labels[l.GetName()] = l.GetValue()
+					labels[l.GetName()] = l.GetValue()
 				}
-				st.Processors = append(st.Processors, se)
+				if h := m.GetHistogram(); h != nil {
+					// Histograms as their count and sum: the console
+					// derives means from their rates.
+					st.Processors = append(st.Processors, Series{Name: name + "_count", Labels: labels, Value: v},
+						Series{Name: name + "_sum", Labels: labels, Value: h.GetSampleSum()})
+					continue
+				}
+				st.Processors = append(st.Processors, Series{Name: name, Labels: labels, Value: v})
 			}
 		}
 	}

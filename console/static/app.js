@@ -341,7 +341,10 @@ pages.group = async ([name]) => {
 pages.processors = () => {
   main.innerHTML = html`<h1>Stream processors</h1><p class="sub">Applications built with Eddy's stream library running in this process: tasks, throughput, errors and dead letters.</p>
     <div class="grid two">${chartCard("Records processed per second", "c-proc")}${chartCard("Errors and dead letters per second", "c-err")}</div>
-    <div class="table-wrap"><table><thead id="head"></thead><tbody id="rows"></tbody></table></div>`;
+    <div class="table-wrap"><table><thead id="head"></thead><tbody id="rows"></tbody></table></div>
+    <div class="card section"><div class="card-head"><h2>Tasks</h2><span class="muted">one per partition group this process runs; latency: from the poll to the outputs handed to the producer, mean over the last seconds</span></div>
+    <div class="table-wrap"><table><thead><tr><th>App</th><th>Task</th><th>State</th><th class="num">records</th><th class="num">records/s</th>
+      <th class="num">latency</th><th class="num">errors</th><th class="num">dead letters</th><th class="num">restore left</th></tr></thead><tbody id="tasks"></tbody></table></div></div>`;
   const proc = new LineChart(document.getElementById("c-proc"));
   const errs = new LineChart(document.getElementById("c-err"));
   const keyOf = l => Object.entries(l).filter(([k]) => k !== "le").map(([k, v]) => `${k}=${v}`).sort().join(" ");
@@ -350,16 +353,39 @@ pages.processors = () => {
     for (const s of x.processors) if (s.name === metric && (key == null || keyOf(s.labels) === key)) t = (t ?? 0) + s.value;
     return t;
   };
+  const isTask = se => se.name.startsWith("eddy_stream_task_");
+  const ms = v => v == null || !isFinite(v) ? "–" : v < 1 ? (v * 1000).toFixed(2) + " µs" : v < 1000 ? v.toFixed(v < 10 ? 2 : 0) + " ms" : (v / 1000).toFixed(2) + " s";
+  const updateTasks = s => {
+    const tasks = new Map();
+    for (const se of s.processors.filter(isTask)) {
+      const k = keyOf(se.labels);
+      if (!tasks.has(k)) tasks.set(k, { labels: se.labels, m: {} });
+      tasks.get(k).m[se.name.replace(/^eddy_stream_task_/, "")] = se.value;
+    }
+    const keys = [...tasks.keys()].sort();
+    document.getElementById("tasks").innerHTML = keys.length ? keys.map(k => {
+      const { labels, m } = tasks.get(k);
+      const latSum = live.rate(pick("eddy_stream_task_process_latency_seconds_sum", k));
+      const latN = live.rate(pick("eddy_stream_task_process_latency_seconds_count", k));
+      const lat = latN > 0 ? latSum / latN : m.process_latency_seconds_count > 0 ? m.process_latency_seconds_sum / m.process_latency_seconds_count : null;
+      return html`<tr data-task="${esc(labels.app)}/${esc(labels.task)}"><td>${esc(labels.app)}</td><td>${esc(labels.task)}</td>
+        <td>${m.running === 1 ? '<span class="pill good">running</span>' : '<span class="pill warn">restoring</span>'}</td>
+        <td class="num">${niceNumber(m.records_total ?? 0)}</td><td class="num">${rate(live.rate(pick("eddy_stream_task_records_total", k)))}</td>
+        <td class="num">${lat == null ? "–" : ms(lat * 1000)}</td><td class="num">${niceNumber(m.errors_total ?? 0)}</td>
+        <td class="num">${niceNumber(m.dead_letters_total ?? 0)}</td><td class="num">${niceNumber(m.restore_remaining_records ?? 0)}</td></tr>`;
+    }).join("") : '<tr><td class="empty" colspan="9">No tasks report metrics here.</td></tr>';
+  };
   const update = () => {
     const s = live.latest();
     if (!s) return;
+    updateTasks(s);
     const groups = new Map();
-    for (const se of s.processors) {
+    for (const se of s.processors.filter(se => !isTask(se))) {
       const k = keyOf(se.labels);
       if (!groups.has(k)) groups.set(k, { labels: se.labels, m: {} });
       groups.get(k).m[se.name.replace(/^eddy_stream_/, "")] = se.value;
     }
-    const metrics = [...new Set(s.processors.map(x => x.name.replace(/^eddy_stream_/, "")))].sort();
+    const metrics = [...new Set(s.processors.filter(se => !isTask(se)).map(x => x.name.replace(/^eddy_stream_/, "")))].sort();
     const keys = [...groups.keys()].sort();
     proc.set(keys.map(k => ({ name: k || "all", points: live.rateSeries(pick("eddy_stream_records_processed_total", k)) })));
     errs.set([{ name: "dead letters", points: live.rateSeries(pick("eddy_stream_dead_letter_records_total")) },

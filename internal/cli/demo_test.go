@@ -70,6 +70,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	br.Screenshot("console-group")
 	br.Open(base + "/#/processors")
 	br.WaitFor("processor row", `[...document.querySelectorAll("#rows tr")].some(r => r.textContent.includes("app=demo-popularity") && /[1-9]/.test(r.cells[r.cells.length - 1].textContent))`, 30*time.Second)
+	br.WaitFor("task rows", `[...document.querySelectorAll('#tasks tr[data-task^="demo-popularity/"]')].some(r => r.cells[2].textContent === "running" && /[1-9]/.test(r.cells[3].textContent) && /s$/.test(r.cells[5].textContent))`, 30*time.Second)
 	br.Screenshot("console-processors")
 
 	resp, err := http.Get(base + "/metrics")
