@@ -464,15 +464,23 @@ func (a *App) processFetches(ctx context.Context, fs kgo.Fetches) error {
 	began := time.Now()
 	var err error
 	for _, t := range order {
-		err = processMerged(t, batches[t])
-		t.publish()
-		if err != nil {
+		if err = t.runBatch(batches[t], began); err != nil {
 			break
 		}
-		t.stats.observe(time.Since(began))
 	}
 	if err == nil {
 		err = a.producedErr()
+	}
+	return err
+}
+
+// runBatch runs what one poll returned for the task, then publishes its
+// record count and observes the latency since began.
+func (t *task) runBatch(parts [][]*kgo.Record, began time.Time) error {
+	err := processMerged(t, parts)
+	t.publish()
+	if err == nil {
+		t.stats.observe(time.Since(began))
 	}
 	return err
 }

@@ -61,6 +61,45 @@ func BenchmarkStateless(b *testing.B) {
 	runBench(b, benchTask(b, top, true), inputs("in", 4096, 1000))
 }
 
+// BenchmarkStatelessBatches: the stateless path as the runtime drives it,
+// a poll's records (batches of 100) at a time, with ("metrics": the
+// per-task record count published and the latency observed once per
+// batch, as App does) and without the per-batch metrics work.
+func BenchmarkStatelessBatches(b *testing.B) {
+	bl := NewBuilder()
+	s := From(bl, "in", serde.String, serde.String)
+	MapValues(s.Filter(func(k, v string) bool { return len(v) > 3 }), func(_ string, v string) string { return v[:6] }).
+		WithSerdes(serde.String, serde.String).To("out")
+	top, _ := bl.Build()
+	rs := inputs("in", 4000, 1000) // whole batches
+	for _, metrics := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "metrics"}[metrics], func(b *testing.B) {
+			t := benchTask(b, top, true)
+			parts := make([][]*kgo.Record, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += 100 {
+				j := i % len(rs)
+				parts[0] = rs[j:min(j+100, j+b.N-i)]
+				var err error
+				if metrics {
+					err = t.runBatch(parts, time.Now())
+				} else {
+					err = processMerged(t, parts)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if metrics && t.stats.processed.Load() != int64(b.N) {
+				b.Fatalf("counted %d of %d records", t.stats.processed.Load(), b.N)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
 // BenchmarkFilterOnly: decode and a filter that drops everything (the
 // operator chain's own cost).
 func BenchmarkFilterOnly(b *testing.B) {
