@@ -59,14 +59,7 @@ func TestKill9DuringProduce(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, producers, 1, nil, "crash"); err != nil {
-		t.Fatal(err)
-	}
-	admCl.Close()
+	createTopics(ctx, t, addr, producers, "crash")
 
 	var (
 		mu    sync.Mutex
@@ -368,14 +361,7 @@ func TestIdempotentProduceThroughKills(t *testing.T) {
 	srv := start(t, dir, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, producers, 1, nil, "idem"); err != nil {
-		t.Fatal(err)
-	}
-	admCl.Close()
+	createTopics(ctx, t, addr, producers, "idem")
 
 	var mu sync.Mutex
 	acked := make([]map[int]bool, producers)
@@ -457,4 +443,22 @@ func TestIdempotentProduceThroughKills(t *testing.T) {
 	}
 	srv.stop(t)
 	t.Logf("%d kills, %d acknowledged records, no duplicates, none lost, in order", cycles, total)
+}
+
+// createTopics creates topics of the given partition count on the broker
+// at addr.
+func createTopics(ctx context.Context, t *testing.T, addr string, partitions int32, topics ...string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, topics...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -49,14 +48,7 @@ func TestIdempotentClientsThroughRestarts(t *testing.T) {
 	srv := start(t, dir, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(admCl).CreateTopics(ctx, partitions, 1, nil, "idem-kcat", "idem-py", "idem-go"); err != nil {
-		t.Fatal(err)
-	}
-	admCl.Close()
+	createTopics(ctx, t, addr, partitions, "idem-kcat", "idem-py", "idem-go")
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
