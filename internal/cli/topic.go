@@ -76,26 +76,10 @@ given with -c key=value, repeatable.`,
 			if err != nil {
 				return fmt.Errorf("create topics: %w", err)
 			}
-			tw := newTable(cmd.OutOrStdout())
-			row(tw, "TOPIC", "STATUS")
-			failed := 0
-			for _, t := range topics {
+			return topicStatuses(cmd.OutOrStdout(), "create", topics, func(t string) (bool, error, string) {
 				r, ok := resps[t]
-				switch {
-				case !ok:
-					failed++
-					row(tw, t, "no response from broker")
-				case r.Err != nil:
-					failed++
-					row(tw, t, kafkaError(r.Err, r.ErrMessage))
-				default:
-					row(tw, t, "OK")
-				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			return statusError("create", failed, len(topics))
+				return ok, r.Err, r.ErrMessage
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -310,26 +294,10 @@ func newTopicDeleteCommand(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("delete topics: %w", err)
 			}
-			tw := newTable(cmd.OutOrStdout())
-			row(tw, "TOPIC", "STATUS")
-			failed := 0
-			for _, t := range topics {
+			return topicStatuses(cmd.OutOrStdout(), "delete", topics, func(t string) (bool, error, string) {
 				r, ok := resps[t]
-				switch {
-				case !ok:
-					failed++
-					row(tw, t, "no response from broker")
-				case r.Err != nil:
-					failed++
-					row(tw, t, kafkaError(r.Err, r.ErrMessage))
-				default:
-					row(tw, t, "OK")
-				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			return statusError("delete", failed, len(topics))
+				return ok, r.Err, r.ErrMessage
+			})
 		},
 	}
 }
@@ -395,4 +363,30 @@ Both flags are repeatable; unmentioned configs are left untouched.`,
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "config to set, key=value (repeatable)")
 	cmd.Flags().StringArrayVar(&deletes, "delete", nil, "config key to delete (repeatable)")
 	return cmd
+}
+
+// topicStatuses prints a TOPIC/STATUS table, a row per topic: OK, the
+// broker's error, or no response at all (result's ok false); it returns
+// statusError for op when any topic failed.
+func topicStatuses(w io.Writer, op string, topics []string, result func(topic string) (ok bool, err error, msg string)) error {
+	tw := newTable(w)
+	row(tw, "TOPIC", "STATUS")
+	failed := 0
+	for _, t := range topics {
+		ok, err, msg := result(t)
+		switch {
+		case !ok:
+			failed++
+			row(tw, t, "no response from broker")
+		case err != nil:
+			failed++
+			row(tw, t, kafkaError(err, msg))
+		default:
+			row(tw, t, "OK")
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return statusError(op, failed, len(topics))
 }
