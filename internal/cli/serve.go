@@ -28,6 +28,7 @@ func newServeCommand() *cobra.Command {
 		fsync      bool
 		sets       []string
 		httpAddr   string
+		pprofAddr  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -100,6 +101,14 @@ close, every log is fsynced and closed.`,
 					stop()
 				}
 			}
+			if pprofAddr != "" {
+				if err := servePprof(ctx, pprofAddr, logger, func(addr string) {
+					fmt.Fprintf(cmd.OutOrStdout(), "Go runtime profiles at http://%s/debug/pprof/.\n", addr)
+				}); err != nil {
+					httpErr = errors.Join(httpErr, fmt.Errorf("--pprof: %w", err))
+					stop()
+				}
+			}
 			<-ctx.Done()
 			logger.Info("shutting down")
 			return errors.Join(httpErr, b.Close())
@@ -114,6 +123,7 @@ close, every log is fsynced and closed.`,
 	f.Int32Var(&nodeID, "node-id", 0, "this broker's node id")
 	f.BoolVar(&fsync, "fsync", true, "fsync before acknowledging acks=all and before consumers see data (false: rely on the OS page cache)")
 	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the HTTP gateway, web console and /metrics (empty: none)")
+	f.StringVar(&pprofAddr, "pprof", "", "address serving Go runtime profiles at /debug/pprof/ (empty: none); for performance work, keep it on loopback")
 	f.StringArrayVar(&sets, "set", nil, "broker setting key=value (repeatable), e.g. --set num.partitions=3")
 	return cmd
 }
