@@ -107,9 +107,10 @@ type App struct {
 	subOf    map[string]int // resolved non-global source topic -> sub-topology
 	running  atomic.Bool
 
-	cl   *kgo.Client
-	sess *kgo.GroupTransactSession
-	adm  *kadm.Client
+	cl    *kgo.Client
+	sess  *kgo.GroupTransactSession
+	adm   *kadm.Client
+	admCl *kgo.Client // the client under adm
 
 	produceErr atomic.Pointer[error]
 	// killed (tests only) makes the loop stop at once, without flushing or
@@ -124,8 +125,7 @@ type App struct {
 	}
 	stats    atomic.Pointer[[]*taskStats] // of the running tasks, for TaskMetrics
 	internal []string                     // internal topics, created by setupTopics
-	targets  map[string]map[int32]int64   // bounded runs: stop offsets of user sources
-	starts   map[string]map[int32]int64
+	bounds   bounds                       // bounded runs: the ranges of the user sources
 }
 
 // NewApp prepares an App for top. Nothing connects until Run.
@@ -274,7 +274,7 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer admCl.Close()
-	a.adm = kadm.NewClient(admCl)
+	a.adm, a.admCl = kadm.NewClient(admCl), admCl
 	if err := a.waitTopics(ctx); err != nil {
 		return err
 	}
@@ -383,6 +383,9 @@ func (a *App) loop(ctx context.Context) error {
 			return fetchErr
 		}
 		err := a.processFetches(ctx, fs)
+		if a.bounds != nil {
+			a.settleBounds()
+		}
 		if err == nil && time.Now().After(nextWall) {
 			err = a.wallTick()
 			nextWall = time.Now().Add(100 * time.Millisecond)
@@ -391,9 +394,12 @@ func (a *App) loop(ctx context.Context) error {
 			err = a.commitWithTimeout(inTxn)
 			inTxn = false
 			lastCommit = time.Now()
-			if err == nil && a.targets != nil {
+			if err == nil && a.bounds != nil {
 				var done bool
-				if done, err = a.boundedDone(ctx); done && err == nil {
+				if err = a.probeIdle(ctx); err == nil {
+					done, err = a.boundedDone(ctx)
+				}
+				if done && err == nil {
 					a.cl.AllowRebalance()
 					return nil
 				}
@@ -447,14 +453,8 @@ func (a *App) processFetches(ctx context.Context, fs kgo.Fetches) error {
 			return // revoked while fetched
 		}
 		rs := p.Records
-		if a.targets != nil {
-			if limit, ok := a.targets[p.Topic][p.Partition]; ok {
-				n := 0
-				for n < len(rs) && rs[n].Offset < limit {
-					n++
-				}
-				rs = rs[:n] // the rest is beyond the bounded range
-			}
+		if b := a.bounds.get(p.Topic, p.Partition); b != nil {
+			rs = b.take(rs) // the records below the stop offset
 		}
 		if _, ok := batches[t]; !ok {
 			order = append(order, t)
@@ -693,6 +693,7 @@ func (a *App) ensureTasks(ctx context.Context) error {
 				return err
 			}
 			a.mu.tasks[k] = t
+			a.restartBounds(t)
 			created = append(created, t)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -162,69 +161,6 @@ func (a *App) checkTransactions(ctx context.Context) error {
 	return nil
 }
 
-// setupBounds computes, for bounded runs, the offset where each user
-// source partition stops.
-func (a *App) setupBounds(ctx context.Context) error {
-	if !a.cfg.stopAtEnd && a.cfg.to == 0 {
-		return nil
-	}
-	var user []string
-	for t := range a.subOf {
-		if a.isUserTopic(t) {
-			user = append(user, t)
-		}
-	}
-	ends, err := a.adm.ListEndOffsets(ctx, user...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("stream: listing end offsets: %w", err)
-	}
-	starts, err := a.adm.ListStartOffsets(ctx, user...)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return err
-	}
-	var stop, from kadm.ListedOffsets
-	if a.cfg.to != 0 {
-		if stop, err = a.adm.ListOffsetsAfterMilli(ctx, a.cfg.to, user...); err != nil {
-			return err
-		}
-		if from, err = a.adm.ListOffsetsAfterMilli(ctx, a.cfg.from, user...); err != nil {
-			return err
-		}
-	}
-	a.targets = map[string]map[int32]int64{}
-	a.starts = map[string]map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		target := o.Offset
-		if s, ok := stop.Lookup(o.Topic, o.Partition); ok && s.Offset >= 0 && s.Offset < target {
-			target = s.Offset
-		}
-		start := int64(0)
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
-			start = s.Offset
-		}
-		if f, ok := from.Lookup(o.Topic, o.Partition); ok {
-			if f.Offset < 0 {
-				start = o.Offset // nothing at or after from
-			} else {
-				start = max(start, f.Offset)
-			}
-		}
-		if a.targets[o.Topic] == nil {
-			a.targets[o.Topic] = map[int32]int64{}
-			a.starts[o.Topic] = map[int32]int64{}
-		}
-		a.targets[o.Topic][o.Partition] = target
-		a.starts[o.Topic][o.Partition] = start
-	})
-	return nil
-}
-
 func (a *App) isUserTopic(t string) bool {
 	for r := range a.top.sources {
 		if !r.internal && r.name == t {
@@ -232,55 +168,4 @@ func (a *App) isUserTopic(t string) bool {
 		}
 	}
 	return false
-}
-
-// boundedDone reports whether the group has committed every user source
-// partition up to its target and every internal topic up to its end.
-func (a *App) boundedDone(ctx context.Context) (bool, error) {
-	committed, err := a.adm.FetchOffsets(ctx, a.cfg.appID)
-	if err != nil {
-		return false, err
-	}
-	at := func(t string, p int32, floor int64) int64 {
-		if o, ok := committed.Lookup(t, p); ok && o.Err == nil && o.At > floor {
-			return o.At
-		}
-		return floor
-	}
-	for t, ps := range a.targets {
-		for p, target := range ps {
-			if at(t, p, a.starts[t][p]) < target {
-				return false, nil
-			}
-		}
-	}
-	// The user inputs are done; internal topics must be drained too.
-	var internal []string
-	for t := range a.subOf {
-		if !a.isUserTopic(t) {
-			internal = append(internal, t)
-		}
-	}
-	if len(internal) == 0 {
-		return true, nil
-	}
-	ends, err := a.adm.ListEndOffsets(ctx, internal...)
-	if err != nil {
-		return false, err
-	}
-	starts, err := a.adm.ListStartOffsets(ctx, internal...)
-	if err != nil {
-		return false, err
-	}
-	done := true
-	ends.Each(func(o kadm.ListedOffset) {
-		floor := int64(0)
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
-			floor = s.Offset
-		}
-		if at(o.Topic, o.Partition, floor) < o.Offset {
-			done = false
-		}
-	})
-	return done, nil
 }

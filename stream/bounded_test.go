@@ -1,0 +1,214 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/eddy-streaming/eddy/internal/testbroker"
+	"github.com/eddy-streaming/eddy/stream"
+	"github.com/eddy-streaming/eddy/stream/serde"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// runBounded runs a bounded app and fails the test if Run does not return
+// nil within 20s (a bounded run over a few records takes well under a
+// second; one that waits for an open transaction never ends by itself).
+func runBounded(t *testing.T, top *stream.Topology, seeds []string, opts ...stream.AppOption) {
+	t.Helper()
+	app, err := stream.NewApp(top, append([]stream.AppOption{stream.Brokers(seeds...), stream.Logger(testbroker.Logger(t)),
+		stream.CommitInterval(50 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("bounded run: %v (context: %v)", err, ctx.Err())
+	}
+}
+
+// txnProducer returns a transactional producer writing to the partitions
+// the records name.
+func txnProducer(t *testing.T, seeds []string, id string) *kgo.Client {
+	t.Helper()
+	return client(t, seeds, kgo.TransactionalID(id), kgo.TransactionTimeout(time.Minute),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+}
+
+// inTxn runs a transaction of cl writing values to topic/partition, and
+// commits or aborts it; with end == nil the transaction stays open (its
+// records are written and acknowledged).
+func inTxn(t *testing.T, cl *kgo.Client, topic string, partition int32, end *kgo.TransactionEndTry, values ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if end != nil {
+		if err := cl.EndTransaction(ctx, *end); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func produceTo(t *testing.T, cl *kgo.Client, topic string, partition int32, values ...string) {
+	t.Helper()
+	for _, v := range values {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Partition: partition, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// values returns the sorted values of the committed records of topic.
+func values(t *testing.T, seeds []string, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range readAll(t, seeds, topic) {
+		out = append(out, string(r.Value))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// committedOffsets returns the group's committed offsets of topic by
+// partition.
+func committedOffsets(t *testing.T, seeds []string, group, topic string) map[int32]int64 {
+	t.Helper()
+	offs, err := kadm.NewClient(client(t, seeds)).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
+func copyTopology(t *testing.T, from, to string) *stream.Topology {
+	b := stream.NewBuilder()
+	stream.From(b, from, serde.String, serde.String).To(to)
+	return build(t, b)
+}
+
+var (
+	commitTxn = func() *kgo.TransactionEndTry { e := kgo.TryCommit; return &e }()
+	abortTxn  = func() *kgo.TransactionEndTry { e := kgo.TryAbort; return &e }()
+)
+
+// A bounded run ends when the inputs end in transaction markers: partition
+// 0 ends with an aborted transaction, partition 1 with a committed one.
+// Exactly-once reads committed data only; at-least-once reads uncommitted
+// data (as Kafka Streams does), aborted records included. Either way the
+// run commits the offsets past the markers.
+func TestIntegrationBoundedTransactionMarkersAtTheEnd(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "tx-in", 2)
+		createTopic(t, seeds, "tx-out-eos", 2)
+		createTopic(t, seeds, "tx-out-alo", 2)
+		cl := client(t, seeds, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		produceTo(t, cl, "tx-in", 0, "a", "b")
+		inTxn(t, txnProducer(t, seeds, "p-abort"), "tx-in", 0, abortTxn, "x1", "x2")
+		inTxn(t, txnProducer(t, seeds, "p-commit"), "tx-in", 1, commitTxn, "c", "d")
+		ends := map[int32]int64{0: 5, 1: 3} // 2 records + 2 aborted + marker; 2 records + marker
+		for _, mode := range []struct {
+			name string
+			opts []stream.AppOption
+			want []string
+		}{
+			{"eos", []stream.AppOption{stream.ExactlyOnce()}, []string{"a", "b", "c", "d"}},
+			{"alo", nil, []string{"a", "b", "c", "d", "x1", "x2"}},
+		} {
+			out := "tx-out-" + mode.name
+			runBounded(t, copyTopology(t, "tx-in", out), seeds, append(mode.opts, stream.AppID("markers-"+mode.name), stream.StopAtEnd())...)
+			equal(t, values(t, seeds, out), mode.want)
+			equal(t, committedOffsets(t, seeds, "markers-"+mode.name, "tx-in"), ends)
+		}
+	})
+}
+
+// An exactly-once bounded run over an input with a transaction still open
+// stops at the last stable offset (where the open transaction begins)
+// instead of waiting for it; on partition 1 the records below the last
+// stable offset are all aborted (their abort marker is after it). A later
+// run, after the transaction committed, takes the rest: nothing is lost
+// or read twice. At-least-once reads up to the high watermark.
+func TestIntegrationBoundedOpenTransaction(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		createTopic(t, seeds, "open-in", 2)
+		for _, o := range []string{"open-out-eos", "open-out-alo"} {
+			createTopic(t, seeds, o, 1)
+		}
+		cl := client(t, seeds, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		produceTo(t, cl, "open-in", 0, "a", "b")
+		open, aborted := txnProducer(t, seeds, "p-open"), txnProducer(t, seeds, "p-aborted")
+		inTxn(t, aborted, "open-in", 1, nil, "q1")                                         // p1 offset 0, open for now
+		inTxn(t, open, "open-in", 1, nil, "p1")                                            // p1 offset 1: the last stable offset stays at 1
+		produceTo(t, open, "open-in", 0, "x")                                              // p0 offset 2, same open transaction
+		if err := aborted.EndTransaction(context.Background(), kgo.TryAbort); err != nil { // p1 offset 2: abort marker
+			t.Fatal(err)
+		}
+
+		runBounded(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
+		equal(t, values(t, seeds, "open-out-eos"), []string{"a", "b"})
+		equal(t, committedOffsets(t, seeds, "open-eos", "open-in"), map[int32]int64{0: 2, 1: 1})
+
+		runBounded(t, copyTopology(t, "open-in", "open-out-alo"), seeds, stream.AppID("open-alo"), stream.StopAtEnd())
+		equal(t, values(t, seeds, "open-out-alo"), []string{"a", "b", "p1", "q1", "x"})
+		equal(t, committedOffsets(t, seeds, "open-alo", "open-in"), map[int32]int64{0: 3, 1: 3})
+
+		if err := open.EndTransaction(context.Background(), kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		runBounded(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
+		equal(t, values(t, seeds, "open-out-eos"), []string{"a", "b", "p1", "x"})
+		equal(t, committedOffsets(t, seeds, "open-eos", "open-in"), map[int32]int64{0: 4, 1: 4})
+	})
+}
+
+// A bounded run commits exactly where it stopped, not where the consumer
+// happened to fetch to: a run over a time range, then a run to the end
+// with the same AppID, together take every record once.
+func TestIntegrationBoundedRunsResume(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		for _, mode := range []struct {
+			name string
+			opts []stream.AppOption
+		}{{"alo", nil}, {"eos", []stream.AppOption{stream.ExactlyOnce()}}} {
+			in, out := "resume-in-"+mode.name, "resume-out-"+mode.name
+			createTopic(t, seeds, in, 1)
+			createTopic(t, seeds, out, 1)
+			cl := client(t, seeds)
+			base := time.UnixMilli(1_700_000_000_000)
+			var rs []*kgo.Record
+			for i := 0; i < 40; i++ {
+				rs = append(rs, &kgo.Record{Topic: in, Value: []byte(fmt.Sprintf("%02d", i)), Timestamp: base.Add(time.Duration(i) * time.Second)})
+			}
+			if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			top := copyTopology(t, in, out)
+			id := stream.AppID("resume-" + mode.name)
+			runBounded(t, top, seeds, append(mode.opts, id, stream.TimeRange(base, base.Add(20*time.Second)))...)
+			equal(t, committedOffsets(t, seeds, "resume-"+mode.name, in), map[int32]int64{0: 20})
+			runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+			var want []string
+			for i := 0; i < 40; i++ {
+				want = append(want, fmt.Sprintf("%02d", i))
+			}
+			equal(t, values(t, seeds, out), want)
+		}
+	})
+}
