@@ -124,8 +124,36 @@ func TestDiskBaseline(t *testing.T) {
 	if err := res.Print(&buf); err != nil || !strings.Contains(buf.String(), "every 1 MiB") {
 		t.Fatalf("print: %v\n%s", err, buf.String())
 	}
+	if res.Sustained != nil || res.ReferenceMBPerSec() != max(res.SyncAtEnd.MBPerSec, res.GroupCommit.MBPerSec) {
+		t.Fatalf("without a duration: sustained %+v, reference %.1f", res.Sustained, res.ReferenceMBPerSec())
+	}
 	if _, err := DiskBaseline(context.Background(), DiskConfig{Dir: "/nonexistent/eddy"}); err == nil {
 		t.Fatal("missing directory accepted")
+	}
+}
+
+func TestDiskBaselineSustained(t *testing.T) {
+	res, err := DiskBaseline(context.Background(), DiskConfig{
+		Dir: t.TempDir(), TotalBytes: 1 << 20, ChunkBytes: 256 << 10, SyncEveryBytes: 1 << 20,
+		Duration: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Sustained
+	if s == nil || !s.Sustained || res.GroupCommit.Sustained {
+		t.Fatalf("sustained run %+v, group commit %+v", s, res.GroupCommit)
+	}
+	// The sustained run is bounded by time, not by TotalBytes.
+	if s.Elapsed < 200*time.Millisecond || s.Bytes <= res.GroupCommit.Bytes || s.Syncs != int((s.Bytes+1<<20-1)>>20) {
+		t.Fatalf("sustained run figures %+v", s)
+	}
+	if res.ReferenceMBPerSec() != s.MBPerSec {
+		t.Fatalf("reference %.1f, sustained %.1f", res.ReferenceMBPerSec(), s.MBPerSec)
+	}
+	var buf bytes.Buffer
+	if err := res.Print(&buf); err != nil || !strings.Contains(buf.String(), "sustained") {
+		t.Fatalf("print: %v\n%s", err, buf.String())
 	}
 }
 

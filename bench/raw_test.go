@@ -335,7 +335,7 @@ func TestReportPrint(t *testing.T) {
 		SyncAtEnd:   DiskRun{MBPerSec: 400},
 		GroupCommit: DiskRun{SyncEveryBytes: 4 << 20, MBPerSec: 500}}
 	rep := &Report{Disk: disk, PhaseDuration: 5 * time.Second, Rows: []ReportRow{
-		{Phase: "produce", Client: ClientRaw, RecordSize: 1024, DiskRatio: 450.0 / disk.bandwidth(),
+		{Phase: "produce", Client: ClientRaw, RecordSize: 1024, DiskRatio: 450.0 / disk.ReferenceMBPerSec(),
 			Result: &Result{RecordsPerSec: 439453, MBPerSec: 450, Ack: lat, AckPerRequest: true}},
 		{Phase: "consume", Client: ClientRaw, RecordSize: 1024,
 			Result: &Result{RecordsPerSec: 900000, MBPerSec: 930, BatchBytes: true}},
@@ -358,7 +358,7 @@ func TestReportPrint(t *testing.T) {
 			t.Fatalf("no %q in:\n%s", want, out)
 		}
 	}
-	if (*DiskResult)(nil).bandwidth() != 0 {
+	if (*DiskResult)(nil).ReferenceMBPerSec() != 0 {
 		t.Fatal("nil disk result has a bandwidth")
 	}
 }

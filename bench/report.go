@@ -65,7 +65,7 @@ type ReportRow struct {
 	// (see ReportConfig.E2ENoFsync).
 	NoFsync bool
 	// DiskRatio is produce MB/s over the disk's sequential write MB/s
-	// (the better of the baseline's two runs); 0 when not applicable.
+	// (DiskResult.ReferenceMBPerSec); 0 when not applicable.
 	DiskRatio float64
 }
 
@@ -167,7 +167,7 @@ func RunReport(ctx context.Context, rc ReportConfig) (*Report, error) {
 			progress("produce %s %dB for %s ...", client, size, rc.PhaseDuration)
 			res, err := Produce(ctx, cfg)
 			row := ReportRow{Phase: "produce", Client: client, RecordSize: size, Result: res, Err: err}
-			if disk := rep.Disk.bandwidth(); res != nil && disk > 0 {
+			if disk := rep.Disk.ReferenceMBPerSec(); res != nil && disk > 0 {
 				row.DiskRatio = res.MBPerSec / disk
 			}
 			if err == nil && res != nil && size == rc.E2ERecordSize {
@@ -278,11 +278,8 @@ func (r *Report) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tCLIENT\tRECORD\tRECORDS/S\tMB/S\tDISK%\tLATENCY\tP50\tP99\tP99.9\tMAX\t")
 	if d := r.Disk; d != nil {
-		for _, run := range []DiskRun{d.SyncAtEnd, d.GroupCommit} {
-			label := "disk, sync at end"
-			if run.SyncEveryBytes > 0 {
-				label = "disk, sync every " + humanBytes(run.SyncEveryBytes)
-			}
+		for _, run := range d.runs() {
+			label := "disk, " + run.label()
 			s := run.SyncLatency
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t%.1f\t-\tfdatasync\t%s\t%s\t%s\t%s\t\n", label, run.MBPerSec,
 				ms(s.P50), ms(s.P99), ms(s.P999), ms(s.Max))
@@ -366,13 +363,4 @@ func latencyCells(label string, s *LatencySummary) string {
 		return "-\t-\t-\t-\t-\t"
 	}
 	return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t", label, ms(s.P50), ms(s.P99), ms(s.P999), ms(s.Max))
-}
-
-// bandwidth is the disk's sequential write speed in MB/s: the better of the
-// two runs (0 for a nil result).
-func (r *DiskResult) bandwidth() float64 {
-	if r == nil {
-		return 0
-	}
-	return max(r.SyncAtEnd.MBPerSec, r.GroupCommit.MBPerSec)
 }

@@ -43,6 +43,7 @@ type benchFlags struct {
 	diskSize      byteSize
 	diskChunk     byteSize
 	diskSyncEvery byteSize
+	diskDuration  time.Duration
 }
 
 // config converts the flags into a bench.Config.
@@ -86,17 +87,29 @@ func (bf *benchFlags) produceBounds(cfg *bench.Config) {
 	}
 }
 
-// diskBaseline runs and prints the disk baseline unless it is skipped.
-func (bf *benchFlags) diskBaseline(ctx context.Context, out io.Writer) error {
-	if bf.skipDisk {
-		return nil
+// diskConfig configures the disk baseline for comparison with a broker run
+// of runFor: its sustained run lasts --disk-baseline-duration, or runFor
+// when that is 0.
+func (bf *benchFlags) diskConfig(runFor time.Duration) bench.DiskConfig {
+	d := bf.diskDuration
+	if d == 0 {
+		d = runFor
 	}
-	res, err := bench.DiskBaseline(ctx, bench.DiskConfig{
+	return bench.DiskConfig{
 		Dir:            bf.diskDir,
 		TotalBytes:     int64(bf.diskSize),
 		ChunkBytes:     int(bf.diskChunk),
 		SyncEveryBytes: int64(bf.diskSyncEvery),
-	})
+		Duration:       max(d, 0),
+	}
+}
+
+// diskBaseline runs and prints the disk baseline unless it is skipped.
+func (bf *benchFlags) diskBaseline(ctx context.Context, out io.Writer, runFor time.Duration) error {
+	if bf.skipDisk {
+		return nil
+	}
+	res, err := bench.DiskBaseline(ctx, bf.diskConfig(runFor))
 	if err != nil {
 		return err
 	}
@@ -138,10 +151,12 @@ func newBenchCommand(a *app) *cobra.Command {
 		Long: `Benchmark the cluster at --brokers (Eddy or any Kafka).
 
 Before each run, the sequential write speed of the disk holding
---disk-baseline is measured (a single fdatasync at the end, and an fdatasync
-every --disk-sync-every to approximate group commit), so that the broker's
-figures can be compared with what the disk can do. Point --disk-baseline at
-the broker's data directory, or skip it with --skip-disk-baseline.
+--disk-baseline is measured: --disk-baseline-size written with a single
+fdatasync at the end, the same with an fdatasync every --disk-sync-every to
+approximate group commit, and a sustained group-commit run as long as the
+broker run (--disk-baseline-duration). Short runs measure bursts that caches
+below the filesystem absorb; the sustained run is what produce throughput is
+compared with. Point --disk-baseline at the broker's data directory, or skip it with --skip-disk-baseline.
 
 Record values are random (incompressible) and carry their send time in the
 first 8 bytes. Runs stop after --records or --duration, whichever comes first;
@@ -182,6 +197,7 @@ latency is per request, not per record, in closed-loop runs.
 	pf.Var(&bf.diskSize, "disk-baseline-size", "bytes written by each disk baseline run")
 	pf.Var(&bf.diskChunk, "disk-baseline-chunk", "size of each disk baseline write")
 	pf.Var(&bf.diskSyncEvery, "disk-sync-every", "fdatasync interval of the group-commit disk baseline run")
+	pf.DurationVar(&bf.diskDuration, "disk-baseline-duration", 0, "length of the sustained disk baseline run, which the broker's produce MB/s is compared with (0: as long as the produce run; negative: none)")
 
 	cmd.AddCommand(
 		&cobra.Command{
@@ -190,14 +206,14 @@ latency is per request, not per record, in closed-loop runs.
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				out := cmd.OutOrStdout()
-				if err := bf.diskBaseline(cmd.Context(), out); err != nil {
-					return err
-				}
 				cfg, err := bf.config(a)
 				if err != nil {
 					return err
 				}
 				bf.produceBounds(&cfg)
+				if err := bf.diskBaseline(cmd.Context(), out, cfg.Duration); err != nil {
+					return err
+				}
 				res, err := bench.Produce(cmd.Context(), cfg)
 				return printResult(out, "produce", res, err)
 			},
@@ -217,14 +233,14 @@ at a given load rather than at saturation.`,
 			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				out := cmd.OutOrStdout()
-				if err := bf.diskBaseline(cmd.Context(), out); err != nil {
-					return err
-				}
 				cfg, err := bf.config(a)
 				if err != nil {
 					return err
 				}
 				bf.produceBounds(&cfg)
+				if err := bf.diskBaseline(cmd.Context(), out, cfg.Duration); err != nil {
+					return err
+				}
 				res, err := bench.EndToEnd(cmd.Context(), cfg)
 				return printResult(out, "e2e", res, err)
 			},
@@ -235,7 +251,7 @@ at a given load rather than at saturation.`,
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				bf.skipDisk = false
-				return bf.diskBaseline(cmd.Context(), cmd.OutOrStdout())
+				return bf.diskBaseline(cmd.Context(), cmd.OutOrStdout(), defaultBenchDuration)
 			},
 		},
 	)
@@ -254,7 +270,7 @@ flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			if err := bf.diskBaseline(cmd.Context(), out); err != nil {
+			if err := bf.diskBaseline(cmd.Context(), out, -1); err != nil {
 				return err
 			}
 			cfg, err := bf.config(a)
@@ -321,14 +337,9 @@ other flags (--partitions, --producers, --in-flight, --batch-max-bytes,
 				E2ELinger:     e2eLinger,
 				E2ENoFsync:    e2eNoFsync,
 				SkipDisk:      bf.skipDisk,
-				Disk: bench.DiskConfig{
-					Dir:            bf.diskDir,
-					TotalBytes:     int64(bf.diskSize),
-					ChunkBytes:     int(bf.diskChunk),
-					SyncEveryBytes: int64(bf.diskSyncEvery),
-				},
-				KeepTopics: keepTopics,
-				Progress:   cmd.ErrOrStderr(),
+				Disk:          bf.diskConfig(phase),
+				KeepTopics:    keepTopics,
+				Progress:      cmd.ErrOrStderr(),
 			})
 			if rep != nil {
 				fmt.Fprintln(cmd.ErrOrStderr())

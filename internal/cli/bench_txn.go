@@ -34,7 +34,7 @@ durable and writes a marker on every partition of the transaction).
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			if err := bf.diskBaseline(cmd.Context(), out); err != nil {
+			if err := bf.diskBaseline(cmd.Context(), out, -1); err != nil {
 				return err
 			}
 			cfg, err := bf.config(a)
