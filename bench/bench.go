@@ -187,22 +187,29 @@ func ProducerOptions(acks, compression string) ([]kgo.Opt, error) {
 	default:
 		return nil, fmt.Errorf("invalid acks %q (want all, 1 or 0)", acks)
 	}
-	var codec kgo.CompressionCodec
-	switch strings.ToLower(compression) {
-	case "", "none":
-		codec = kgo.NoCompression()
-	case "gzip":
-		codec = kgo.GzipCompression()
-	case "snappy":
-		codec = kgo.SnappyCompression()
-	case "lz4":
-		codec = kgo.Lz4Compression()
-	case "zstd":
-		codec = kgo.ZstdCompression()
-	default:
-		return nil, fmt.Errorf("invalid compression %q (want none, gzip, snappy, lz4 or zstd)", compression)
+	codec, err := CompressionCodec(compression)
+	if err != nil {
+		return nil, err
 	}
 	return append(opts, kgo.ProducerBatchCompression(codec)), nil
+}
+
+// CompressionCodec returns the franz-go codec named "none" (or ""),
+// "gzip", "snappy", "lz4" or "zstd".
+func CompressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("invalid compression %q (want none, gzip, snappy, lz4 or zstd)", name)
 }
 
 // newClient creates a client for cfg with extra options.

@@ -40,19 +40,12 @@ const defaultBatchMaxBytes = 1000012
 // codecByName maps a compression name to the batch attribute codec and the
 // franz-go codec used to compress.
 func codecByName(name string) (int8, kgo.CompressionCodec, error) {
-	switch strings.ToLower(name) {
-	case "", "none":
-		return 0, kgo.NoCompression(), nil
-	case "gzip":
-		return 1, kgo.GzipCompression(), nil
-	case "snappy":
-		return 2, kgo.SnappyCompression(), nil
-	case "lz4":
-		return 3, kgo.Lz4Compression(), nil
-	case "zstd":
-		return 4, kgo.ZstdCompression(), nil
+	codec, err := CompressionCodec(name)
+	if err != nil {
+		return 0, codec, err
 	}
-	return 0, kgo.CompressionCodec{}, fmt.Errorf("invalid compression %q (want none, gzip, snappy, lz4 or zstd)", name)
+	attr := map[string]int8{"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[strings.ToLower(name)]
+	return attr, codec, nil
 }
 
 // rawBatch is one pre-encoded record batch of the raw producer. Before each

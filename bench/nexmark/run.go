@@ -10,10 +10,13 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streaming/eddy/bench"
 )
 
 // Engines that can run a query: "stream" runs the query's topology written
@@ -57,7 +60,14 @@ type RunConfig struct {
 	Logger *slog.Logger
 	// Progress, if set, receives one line per phase.
 	Progress io.Writer
-	// ClientOpts are added to every client Run creates.
+	// Compression is the codec of every record batch Run writes: the
+	// events and the query's output ("none" by default, as Kafka's
+	// producers: on loopback compressing costs CPU and saves nothing;
+	// "gzip", "snappy", "lz4" or "zstd"). The events topic's name
+	// carries it, so each codec has its own.
+	Compression string
+	// ClientOpts are added to every client Run creates (after the
+	// compression option, so they can override it).
 	ClientOpts []kgo.Opt
 	// CPUProfile, if set, receives a CPU profile of the query run.
 	CPUProfile io.Writer
@@ -66,6 +76,7 @@ type RunConfig struct {
 // RunResult holds a run's figures.
 type RunResult struct {
 	Query, Engine, State string
+	Compression          string // of the events and the output
 	Events               int64
 	// Loaded is false when the events topic already held the events.
 	Loaded      bool
@@ -103,7 +114,7 @@ func (r *RunResult) Print(w io.Writer) error {
 	if r.Engine == EngineStream {
 		state = ", state in " + r.State
 	}
-	_, err := fmt.Fprintf(w, "query %s (engine %s%s), %d events\n", r.Query, r.Engine, state, r.Events)
+	_, err := fmt.Fprintf(w, "query %s (engine %s%s, compression %s), %d events\n", r.Query, r.Engine, state, r.Compression, r.Events)
 	if err != nil {
 		return err
 	}
@@ -172,6 +183,14 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("nexmark: no brokers")
 	}
+	if cfg.Compression == "" {
+		cfg.Compression = "none"
+	}
+	codec, err := bench.CompressionCodec(cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("nexmark: %w", err)
+	}
+	cfg.ClientOpts = append([]kgo.Opt{kgo.ProducerBatchCompression(codec)}, cfg.ClientOpts...)
 	if !slices.Contains(Queries, cfg.Query) {
 		return nil, fmt.Errorf("nexmark: unknown query %q (known: %v)", cfg.Query, Queries)
 	}
@@ -205,11 +224,12 @@ func Run(ctx context.Context, cfg RunConfig) (*RunResult, error) {
 		cfg: cfg, qc: cfg.Queries.withDefaults(), opts: opts, events: gc.Events,
 		// Events are reused across runs with the same generator
 		// parameters (all of them are in the name or defaulted).
-		in:    fmt.Sprintf("nexmark-events-%d-%d-%d-p%d", gc.Events, gc.BaseTime, int64(gc.EventsPerSecond), cfg.Partitions),
+		in: fmt.Sprintf("nexmark-events-%d-%d-%d-p%d-%s", gc.Events, gc.BaseTime, int64(gc.EventsPerSecond),
+			cfg.Partitions, strings.ToLower(cfg.Compression)),
 		out:   fmt.Sprintf("nexmark-%s-%s-out-%s", cfg.Query, cfg.Engine, suffix),
 		appID: fmt.Sprintf("nexmark-%s-%s", cfg.Query, suffix),
 	}
-	res := &RunResult{Query: cfg.Query, Engine: cfg.Engine, State: cfg.State, Events: gc.Events}
+	res := &RunResult{Query: cfg.Query, Engine: cfg.Engine, State: cfg.State, Compression: cfg.Compression, Events: gc.Events}
 
 	// Load the events unless they are there already.
 	ends, err := adm.ListEndOffsets(ctx, rc.in)
