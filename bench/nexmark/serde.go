@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -21,14 +22,18 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 	if ev.Kind == KindBid {
 		return AppendBid(dst, &ev.Bid)
 	}
-	// One allocation at most: room for the varints and the strings.
-	n := 1 + 10*binary.MaxVarintLen64
+	// One allocation at most, of exactly the encoding's size, so that a
+	// dst sized by earlier encodings has room.
+	n := 1
 	if ev.Kind == KindPerson {
 		p := &ev.Person
-		n += len(p.Name) + len(p.Email) + len(p.CreditCard) + len(p.City) + len(p.State) + len(p.Extra)
+		n += varintLen(p.ID) + varintLen(p.DateTime) + strLen(p.Name) + strLen(p.Email) + strLen(p.CreditCard) +
+			strLen(p.City) + strLen(p.State) + strLen(p.Extra)
 	} else {
 		a := &ev.Auction
-		n += len(a.ItemName) + len(a.Description) + len(a.Extra)
+		n += varintLen(a.ID) + varintLen(a.InitialBid) + varintLen(a.Reserve) + varintLen(a.DateTime) +
+			varintLen(a.Expires) + varintLen(a.Seller) + varintLen(a.Category) +
+			strLen(a.ItemName) + strLen(a.Description) + strLen(a.Extra)
 	}
 	dst = slices.Grow(dst, n)
 	dst = append(dst, byte(ev.Kind))
@@ -61,7 +66,7 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 
 // AppendBid appends the encoding of an Event holding b.
 func AppendBid(dst []byte, b *Bid) []byte {
-	dst = slices.Grow(dst, 1+5*binary.MaxVarintLen64+len(b.Extra))
+	dst = slices.Grow(dst, 1+varintLen(b.Auction)+varintLen(b.Bidder)+varintLen(b.Price)+varintLen(b.DateTime)+strLen(b.Extra))
 	dst = append(dst, byte(KindBid))
 	dst = binary.AppendVarint(dst, b.Auction)
 	dst = binary.AppendVarint(dst, b.Bidder)
@@ -69,6 +74,15 @@ func AppendBid(dst []byte, b *Bid) []byte {
 	dst = binary.AppendVarint(dst, b.DateTime)
 	return appendStr(dst, b.Extra)
 }
+
+// varintLen is the length of v's zig-zag varint.
+func varintLen(v int64) int { return uvarintLen(uint64(v<<1) ^ uint64(v>>63)) }
+
+// uvarintLen is the length of x's varint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// strLen is the length of s's encoding.
+func strLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
 
 func appendStr(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))

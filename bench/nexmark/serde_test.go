@@ -2,6 +2,8 @@ package nexmark
 
 import (
 	"errors"
+	"math"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +34,24 @@ func TestSerdeRoundTrip(t *testing.T) {
 	}
 	if err := DecodeEvent([]byte{7}, new(Event)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unknown kind: %v", err)
+	}
+}
+
+// TestAppendSizesExactly: encoding into a buffer with exactly the room the
+// encoding takes does not allocate (the size AppendEvent reserves is
+// exact, so a caller sizing buffers by earlier encodings never pays twice).
+func TestAppendSizesExactly(t *testing.T) {
+	evs := newGen(t, Config{Events: 500}).All()
+	evs = append(evs,
+		Event{Kind: KindBid, Bid: Bid{Auction: math.MinInt64, Bidder: math.MaxInt64, Price: -1, DateTime: 63, Extra: strings.Repeat("x", 300)}},
+		Event{Kind: KindPerson, Person: Person{ID: -64, DateTime: 64, Name: "n"}},
+		Event{Kind: KindAuction, Auction: Auction{ID: 1 << 62, Seller: -(1 << 62), Description: strings.Repeat("d", 127)}})
+	for i := range evs {
+		n := len(AppendEvent(nil, &evs[i]))
+		dst := make([]byte, 1, n+1)
+		if got := AppendEvent(dst, &evs[i]); &got[0] != &dst[0] || len(got) != n+1 {
+			t.Fatalf("event %d (%+v): encoding of %d bytes reallocated a buffer with room for it", i, evs[i], n)
+		}
 	}
 }
 
