@@ -312,6 +312,7 @@ func (a *App) Run(ctx context.Context) error {
 		kgo.RecordPartitioner(partitioner()),
 		kgo.MaxBufferedRecords(a.cfg.maxBuffered),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.WithPools(&recordSlabs{}),
 	)
 	if a.cfg.exactlyOnce {
 		opts = append(opts, kgo.TransactionalID(a.cfg.appID+"-"+randomID()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -383,6 +384,7 @@ func (a *App) loop(ctx context.Context) error {
 			return fetchErr
 		}
 		err := a.processFetches(ctx, fs)
+		recycle(fs)
 		if a.bounds != nil {
 			a.settleBounds()
 		}
