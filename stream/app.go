@@ -70,7 +70,8 @@ func CommitInterval(d time.Duration) AppOption { return func(c *appConfig) { c.c
 func Logger(l *slog.Logger) AppOption { return func(c *appConfig) { c.log = l } }
 
 // ClientOptions adds franz-go options to every client the app makes (TLS,
-// SASL, ...).
+// SASL, ...). The App reuses the records it fetches and produces once it
+// is done with them: a hook (kgo.WithHooks) must not keep them.
 func ClientOptions(opts ...kgo.Opt) AppOption {
 	return func(c *appConfig) { c.clientOpts = append(c.clientOpts, opts...) }
 }
@@ -159,6 +160,7 @@ func NewApp(top *Topology, opts ...AppOption) (*App, error) {
 	a.env = &env{
 		appID: cfg.appID, dlq: cfg.dlq, policy: cfg.policy, log: a.log, out: a, metrics: &Metrics{},
 		wallNow: func() int64 { return time.Now().UnixMilli() }, stateDir: cfg.stateDir, caching: true,
+		records: newSinkRecords(),
 	}
 	a.mu.tasks = map[taskKey]*task{}
 	a.mu.pending = map[string][]int32{}
@@ -218,11 +220,14 @@ func (a *App) send(r *kgo.Record) {
 	a.cl.Produce(context.Background(), r, a.promise)
 }
 
+// promise runs when franz-go is done with a record: the sinks' records
+// go back to be reused.
 func (a *App) promise(r *kgo.Record, err error) {
 	if err != nil {
 		e := fmt.Errorf("stream: producing to %s: %w", r.Topic, err)
 		a.produceErr.CompareAndSwap(nil, &e)
 	}
+	a.env.records.put(r)
 }
 
 func (a *App) producedErr() error {

@@ -14,14 +14,23 @@ import (
 // drops what is written. Figures are per input record (b.N records):
 // go test ./stream -run XXX -bench . -benchmem
 
-type discard struct{ n int }
+// discard counts what it is sent and gives the sinks' records back at
+// once, as the App does when they are produced.
+type discard struct {
+	n    int
+	recs *sinkRecords
+}
 
-func (d *discard) send(*kgo.Record) { d.n++ }
+func (d *discard) send(r *kgo.Record) {
+	d.n++
+	d.recs.put(r)
+}
 
 func benchTask(b *testing.B, top *Topology, caching bool) *task {
 	b.Helper()
-	e := &env{appID: "bench", dlq: "bench-dlq", log: slog.New(slog.DiscardHandler), out: &discard{}, metrics: &Metrics{},
-		wallNow: func() int64 { return 0 }, caching: caching}
+	recs := newSinkRecords()
+	e := &env{appID: "bench", dlq: "bench-dlq", log: slog.New(slog.DiscardHandler), out: &discard{recs: recs}, metrics: &Metrics{},
+		wallNow: func() int64 { return 0 }, caching: caching, records: recs}
 	t, err := newTask(e, top, top.subs[len(top.subs)-1], 0)
 	if err != nil {
 		b.Fatal(err)

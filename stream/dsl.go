@@ -260,26 +260,37 @@ func toTopic[K, V any](s *Stream[K, V], ref topicRef, name, kind string) *node {
 	ks, vs := s.ks, s.vs
 	n := then(s, kind, name, func(t *task, _ func(Record[K, V])) func(Record[K, V]) {
 		topic := ref.resolve(t.env.appID)
-		hint := 64 // key and value share one buffer, sized by what was seen
+		recs := t.env.records
+		hint := 64 // value and key share one buffer, sized by what was seen
 		return func(r Record[K, V]) {
-			kb, err := ks.Encode(make([]byte, 0, hint), r.Key)
-			if err != nil {
-				t.fail(StageSerialize, fmt.Errorf("key for %s: %w", topic, err))
-				return
+			rec := recs.get()
+			buf := rec.Value[:0]
+			if cap(buf) < hint {
+				buf = make([]byte, 0, hint)
 			}
-			vb, err := vs.Encode(kb[len(kb):], r.Value)
-			kb = kb[:len(kb):len(kb)] // appends to the key must not reach the value
+			// The value first, so that its slice keeps the buffer for
+			// reuse once the record is produced.
+			vb, err := vs.Encode(buf, r.Value)
 			if err != nil {
 				t.fail(StageSerialize, fmt.Errorf("value for %s: %w", topic, err))
 				return
 			}
+			kb, err := ks.Encode(vb[len(vb):], r.Key)
+			if err != nil {
+				t.fail(StageSerialize, fmt.Errorf("key for %s: %w", topic, err))
+				return
+			}
+			kb = kb[:len(kb):len(kb)]
 			if n := len(kb) + len(vb); n > hint {
 				hint = n
 			}
 			if len(kb) == 0 {
 				kb = nil
 			}
-			t.send(&kgo.Record{Topic: topic, Key: kb, Value: vb, Timestamp: time.UnixMilli(r.Timestamp), Headers: r.Headers, Partition: -1})
+			rec.Topic, rec.Key, rec.Value, rec.Headers, rec.Partition = topic, kb, vb, r.Headers, -1
+			rec.Timestamp = time.UnixMilli(r.Timestamp)
+			recs.lent(rec, buf)
+			t.send(rec)
 		}
 	})
 	n.sink = &ref

@@ -30,6 +30,7 @@ type env struct {
 	wallNow  func() int64 // wall-clock time in ms; the test driver controls it
 	stateDir string       // where persistent stores live ("" = none used)
 	caching  bool         // store write caches (off in the test driver)
+	records  *sinkRecords // records sinks lend and out gives back (nil: out keeps them)
 	global   *task        // the global-table task, if any
 }
 
