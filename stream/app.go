@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/eddy-streaming/eddy/stream/state"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -36,6 +39,7 @@ type appConfig struct {
 	stopAtEnd      bool
 	from, to       int64 // bounded time range (ms); to == 0: none
 	pollRecords    int
+	standbys       int // standby replicas per stateful task
 }
 
 // AppID names the application: its consumer group, the prefix of its
@@ -105,6 +109,7 @@ type App struct {
 	env      *env
 	log      *slog.Logger
 	balancer *taskBalancer
+	sb       *standbys      // warm copies of tasks' stores; nil for stateless topologies
 	subOf    map[string]int // resolved non-global source topic -> sub-topology
 	running  atomic.Bool
 
@@ -156,7 +161,16 @@ func NewApp(top *Topology, opts ...AppOption) (*App, error) {
 			a.subOf[s.resolve(cfg.appID)] = g.id
 		}
 	}
-	a.balancer = newTaskBalancer(a.subOf)
+	stateful := map[int]bool{}
+	for _, g := range top.subs {
+		stateful[g.id] = len(g.stores) > 0
+	}
+	a.balancer = newTaskBalancer(a.subOf, stateful, cfg.standbys, func() map[taskKey]int64 {
+		if a.sb == nil {
+			return nil
+		}
+		return a.sb.warm()
+	})
 	a.env = &env{
 		appID: cfg.appID, dlq: cfg.dlq, policy: cfg.policy, log: a.log, out: a, metrics: &Metrics{},
 		wallNow: func() int64 { return time.Now().UnixMilli() }, stateDir: cfg.stateDir, caching: true,
@@ -178,7 +192,8 @@ func (a *App) numTasks() int {
 func (a *App) Metrics() *Metrics { return a.env.metrics }
 
 // TaskMetrics returns a snapshot of the counters of the tasks this
-// instance runs now (the global task included), by task id. A task that
+// instance runs now (the global task included) and of the standby tasks
+// it keeps (State TaskStandby, with their Lag), by task id. A task that
 // moved to another instance or closed is not in it. It never waits for
 // the tasks: safe to call at any time, e.g. from a metrics scrape.
 func (a *App) TaskMetrics() []TaskStats {
@@ -202,6 +217,9 @@ func (a *App) publishStats() {
 	}
 	for _, t := range a.mu.tasks {
 		ss = append(ss, &t.stats)
+	}
+	if a.sb != nil {
+		ss = a.sb.stats(ss)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].id < ss[j].id })
 	a.stats.Store(&ss)
@@ -296,6 +314,12 @@ func (a *App) Run(ctx context.Context) error {
 		topics = append(topics, t)
 	}
 	sort.Strings(topics)
+	if slices.ContainsFunc(a.top.subs, func(g *subTopology) bool { return len(g.stores) > 0 }) {
+		if err := a.startStandbys(); err != nil {
+			return err
+		}
+		defer a.sb.stop()
+	}
 	reset := kgo.NewOffset().AtStart()
 	if a.cfg.to != 0 {
 		reset = kgo.NewOffset().AfterMilli(a.cfg.from)
@@ -320,8 +344,11 @@ func (a *App) Run(ctx context.Context) error {
 		kgo.WithPools(&recordSlabs{}),
 	)
 	if a.cfg.exactlyOnce {
+		// The default transaction timeout goes first: a user's
+		// ClientOptions (in opts) override it.
+		opts = append([]kgo.Opt{kgo.TransactionTimeout(30 * time.Second)}, opts...)
 		opts = append(opts, kgo.TransactionalID(a.cfg.appID+"-"+randomID()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.TransactionTimeout(30*time.Second), kgo.RequireStableFetchOffsets())
+			kgo.RequireStableFetchOffsets())
 		if a.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
 			return err
 		}
@@ -560,17 +587,23 @@ func (a *App) commit(ctx context.Context, inTxn bool) error {
 			return err
 		}
 		if !committed {
-			// Aborted (a rebalance): the stores hold updates of the
-			// aborted transaction and the consumer went back to the
-			// committed offsets. Rebuild every task from its changelog.
+			// Aborted (a rebalance): the stores of tasks that wrote in
+			// the transaction hold its updates, and the consumer went
+			// back to the committed offsets. Rebuild every task: those
+			// without such updates keep their stores (as standbys
+			// promoted at once), the others restore from the changelogs.
 			a.log.Info("transaction aborted; rebuilding tasks from changelogs")
-			for k, t := range a.mu.tasks {
-				t.close()
+			rebuild := maps.Clone(a.mu.tasks)
+			for k, t := range rebuild {
 				delete(a.mu.tasks, k)
 				a.mu.pending[t.sub.sources[0].resolve(a.cfg.appID)] = append(a.mu.pending[t.sub.sources[0].resolve(a.cfg.appID)], t.partition)
 			}
+			a.retire(rebuild, func(t *task) bool { return !t.uncommitted })
 			a.publishStats()
 			return nil
+		}
+		for _, t := range a.mu.tasks {
+			t.uncommitted = false
 		}
 		a.env.metrics.Commits.Add(1)
 		return nil
@@ -603,6 +636,16 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 		}
 	}
 	a.balancer.setOwned(owned)
+	if a.sb != nil {
+		active := map[taskKey]bool{}
+		for t, ps := range owned {
+			for _, p := range ps {
+				active[taskKey{a.subOf[t], p}] = true
+			}
+		}
+		a.sb.update(a.balancer.assignedStandbys(), active)
+		a.publishStats()
+	}
 	a.log.Info("partitions assigned", "partitions", assigned)
 }
 
@@ -613,6 +656,8 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 	defer a.mu.Unlock()
 	a.log.Info("partitions revoked", "partitions", revoked)
 	closing := a.tasksOf(revoked)
+	// Tasks whose stores match their changelogs are kept as standbys.
+	clean := func(t *task) bool { return a.sess != nil && !t.uncommitted && !a.killed.Load() }
 	if a.sess == nil && len(closing) > 0 && !a.killed.Load() {
 		var err error
 		for _, t := range closing {
@@ -624,6 +669,8 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 		if err == nil {
 			err = a.producedErr()
 		}
+		flushed := err == nil
+		clean = func(*task) bool { return flushed }
 		if err == nil {
 			err = cl.CommitUncommittedOffsets(ctx)
 		}
@@ -631,14 +678,14 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 			a.log.Warn("commit on revoke failed; the next owner reprocesses", "err", err)
 		}
 	}
-	a.closeTasks(closing, revoked)
+	a.closeTasks(closing, revoked, clean)
 }
 
 func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.log.Warn("partitions lost", "partitions", lost)
-	a.closeTasks(a.tasksOf(lost), lost)
+	a.closeTasks(a.tasksOf(lost), lost, func(*task) bool { return false })
 }
 
 func (a *App) tasksOf(parts map[string][]int32) map[taskKey]*task {
@@ -658,13 +705,13 @@ func (a *App) tasksOf(parts map[string][]int32) map[taskKey]*task {
 	return out
 }
 
-func (a *App) closeTasks(ts map[taskKey]*task, parts map[string][]int32) {
-	for k, t := range ts {
-		if err := t.close(); err != nil {
-			a.log.Warn("closing task", "task", t.id, "err", err)
-		}
+// closeTasks stops running ts: the clean ones become standbys (see
+// retire), the others close.
+func (a *App) closeTasks(ts map[taskKey]*task, parts map[string][]int32, clean func(*task) bool) {
+	for k := range ts {
 		delete(a.mu.tasks, k)
 	}
+	a.retire(ts, clean)
 	a.publishStats()
 	for topic, ps := range parts {
 		drop := map[int32]bool{}
@@ -695,10 +742,18 @@ func (a *App) ensureTasks(ctx context.Context) error {
 			if a.mu.tasks[k] != nil {
 				continue
 			}
-			t, err := newTask(a.env, a.top, a.top.subs[sub], p)
+			var warm map[string]state.Store
+			var from map[string]int64
+			if a.sb != nil {
+				if st := a.sb.take(k); st != nil {
+					warm, from = st.stores, st.pos
+				}
+			}
+			t, err := newTaskFrom(a.env, a.top, a.top.subs[sub], p, warm)
 			if err != nil {
 				return err
 			}
+			t.restoreFrom = from
 			a.mu.tasks[k] = t
 			a.restartBounds(t)
 			created = append(created, t)

@@ -16,16 +16,20 @@ type Metrics struct {
 	DeadLettered          atomic.Int64 // records written to the dead-letter topic
 	Skipped               atomic.Int64 // failed records dropped with a log line (policy Skip)
 	RestoredRecords       atomic.Int64 // changelog records applied while restoring stores
+	StandbyRecords        atomic.Int64 // changelog records applied to standby tasks' stores
 	Commits               atomic.Int64 // offset commits (or transactions) completed
 }
 
-// TaskState says whether a task is restoring its stores or processing.
+// TaskState says whether a task is restoring its stores or processing, or
+// is a standby (a warm copy of the stores of a task another instance
+// runs).
 type TaskState string
 
 // The states of a task.
 const (
 	TaskRestoring TaskState = "restoring"
 	TaskRunning   TaskState = "running"
+	TaskStandby   TaskState = "standby"
 )
 
 // LatencyBounds are the upper bounds (inclusive) of the processing-latency
@@ -60,6 +64,11 @@ type TaskStats struct {
 	// partition), Restored how many are done; RestoreTotal - Restored is
 	// what is left.
 	RestoreTotal, Restored int64
+	// Lag is, for a standby task, how many changelog offsets its stores
+	// are behind the changelog end offsets last seen (-1 until they are
+	// known); 0 for active tasks. A standby's Processed counts the
+	// changelog records it applied.
+	Lag int64
 	// Latency observes, once per task and poll, the time from when the
 	// runtime starts on a poll's records (after restoring new tasks) until
 	// the task has handed the outputs of its last record of that poll to
@@ -72,7 +81,9 @@ type TaskStats struct {
 // none of them per record: processed is published once per batch.
 type taskStats struct {
 	id           string
+	standby      bool
 	running      atomic.Bool
+	lag          atomic.Int64
 	processed    atomic.Int64
 	errors       atomic.Int64
 	deadLettered atomic.Int64
@@ -94,7 +105,10 @@ func (s *taskStats) snapshot() TaskStats {
 		DeadLettered: s.deadLettered.Load(), RestoreTotal: s.restoreTotal.Load(), Restored: s.restored.Load(),
 		Latency: Histogram{Counts: make([]uint64, len(s.latency)), Sum: time.Duration(s.latencySum.Load())},
 	}
-	if s.running.Load() {
+	switch {
+	case s.standby:
+		st.State, st.Lag = TaskStandby, s.lag.Load()
+	case s.running.Load():
 		st.State = TaskRunning
 	}
 	for i := range s.latency {

@@ -11,8 +11,8 @@ import (
 
 // restore fills the stores of tasks from their changelog topics (for the
 // global task: from the global tables' source topics, every partition),
-// reading each partition from its start to the end offset it had when the
-// restore began. In exactly-once mode only committed records are read.
+// reading each partition from its start (or from where a promoted
+// standby's stores are) to the end offset it had when the restore began. In exactly-once mode only committed records are read.
 // Progress is logged, counted in Metrics.RestoredRecords and in each
 // task's TaskStats (offsets restored of offsets to restore); the tasks are
 // running once it returns nil.
@@ -49,15 +49,7 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) (err erro
 	if len(topics) == 0 {
 		return nil
 	}
-	var ends kadm.ListedOffsets
-	if a.cfg.exactlyOnce {
-		ends, err = a.adm.ListCommittedOffsets(ctx, topics...)
-	} else {
-		ends, err = a.adm.ListEndOffsets(ctx, topics...)
-	}
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := listChangelogEnds(ctx, a.adm, a.cfg.exactlyOnce, topics)
 	if err != nil {
 		return fmt.Errorf("stream: listing changelog end offsets of %v: %w", topics, err)
 	}
@@ -84,6 +76,9 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) (err erro
 		start := int64(0)
 		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
 			start = s.Offset
+		}
+		if from, ok := tg.task.restoreFrom[o.Topic]; ok && !global && from > start {
+			start = from // a promoted standby's stores hold the changelog up to from
 		}
 		if o.Offset <= start {
 			return

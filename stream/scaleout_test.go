@@ -25,25 +25,73 @@ func TestScaleOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers and several app instances")
 	}
-	backends := map[string]func(t *testing.T) []string{
-		"eddy": func(t *testing.T) []string { return []string{testbroker.Start(t).Addr()} },
-		"kfake-3-brokers": func(t *testing.T) []string {
-			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
-			return c.ListenAddrs()
-		},
-	}
 	for _, name := range []string{"eddy", "kfake-3-brokers"} {
 		for _, eos := range []bool{true, false} {
 			mode := "at-least-once"
 			if eos {
 				mode = "exactly-once"
 			}
-			t.Run(name+"/"+mode, func(t *testing.T) { scaleOut(t, backends[name](t), eos) })
+			t.Run(name+"/"+mode, func(t *testing.T) { scaleOut(t, testBackends[name](t), eos) })
 		}
+	}
+}
+
+// testBackends start the clusters the runtime's tests run against: Eddy,
+// and franz-go's kfake with three brokers (the library depends only on
+// the Kafka protocol).
+var testBackends = map[string]func(t *testing.T) []string{
+	"eddy": func(t *testing.T) []string { return []string{testbroker.Start(t).Addr()} },
+	"kfake-3-brokers": func(t *testing.T) []string {
+		c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.BrokerConfigs(map[string]string{"group.initial.rebalance.delay.ms": "0"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c.ListenAddrs()
+	},
+}
+
+// testInstance is an App running in the background for a test.
+type testInstance struct {
+	app  *App
+	done chan error // Run's result
+	stop context.CancelFunc
+}
+
+// startInstance runs an instance of application id (its logs tagged with
+// name) until the test ends or stop is called. The client options make a
+// killed instance's group session and transactions expire in seconds.
+func startInstance(t *testing.T, top *Topology, seeds []string, id, name string, opts ...AppOption) *testInstance {
+	opts = append([]AppOption{AppID(id), Brokers(seeds...), Logger(testbroker.Logger(t).With("instance", name)),
+		ClientOptions(kgo.TransactionTimeout(3*time.Second), kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond))},
+		opts...)
+	app, err := NewApp(top, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &testInstance{app: app, done: make(chan error, 1), stop: cancel}
+	finished := make(chan struct{})
+	go func() {
+		in.done <- app.Run(ctx)
+		close(finished)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-finished
+	})
+	return in
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -76,34 +124,12 @@ func scaleOut(t *testing.T, seeds []string, eos bool) {
 		}
 	}
 	top := scaleOutTopology(t)
-	type instance struct {
-		app  *App
-		done chan error
-		stop context.CancelFunc
-	}
-	start := func(name string) *instance {
-		opts := []AppOption{AppID("scale"), Brokers(seeds...), Logger(testbroker.Logger(t).With("instance", name)),
-			CommitInterval(50 * time.Millisecond), StateDir(t.TempDir()),
-			ClientOptions(kgo.TransactionTimeout(3*time.Second), kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond))}
+	start := func(name string) *testInstance {
+		opts := []AppOption{CommitInterval(50 * time.Millisecond), StateDir(t.TempDir())}
 		if eos {
 			opts = append(opts, ExactlyOnce())
 		}
-		app, err := NewApp(top, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		in := &instance{app: app, done: make(chan error, 1), stop: cancel}
-		finished := make(chan struct{})
-		go func() {
-			in.done <- app.Run(rctx)
-			close(finished)
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-finished
-		})
-		return in
+		return startInstance(t, top, seeds, "scale", name, opts...)
 	}
 	// The input: users in groups, one record every 7 ms of event time.
 	ref := map[string]int64{}
@@ -126,29 +152,19 @@ func scaleOut(t *testing.T, seeds []string, eos bool) {
 			t.Fatal(err)
 		}
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	processed := func(in *instance) int64 { return in.app.Metrics().RecordsProcessed.Load() }
+	processed := func(in *testInstance) int64 { return in.app.Metrics().RecordsProcessed.Load() }
 
 	a := start("a")
 	produce(800)
-	waitFor("a to process", func() bool { return processed(a) > 200 })
+	waitFor(t, "a to process", func() bool { return processed(a) > 200 })
 	b := start("b")
-	waitFor("b to get tasks", func() bool { return b.app.numTasks() > 0 })
+	waitFor(t, "b to get tasks", func() bool { return b.app.numTasks() > 0 })
 	produce(800)
-	waitFor("b to process", func() bool { return processed(b) > 0 })
+	waitFor(t, "b to process", func() bool { return processed(b) > 0 })
 	c := start("c")
-	waitFor("c to get tasks", func() bool { return c.app.numTasks() > 0 })
+	waitFor(t, "c to get tasks", func() bool { return c.app.numTasks() > 0 })
 	produce(800)
-	waitFor("c to process", func() bool { return processed(c) > 0 })
+	waitFor(t, "c to process", func() bool { return processed(c) > 0 })
 	b.app.killed.Store(true)
 	if err := <-b.done; !errors.Is(err, errKilled) {
 		t.Fatalf("killed instance returned %v", err)
@@ -158,7 +174,7 @@ func scaleOut(t *testing.T, seeds []string, eos bool) {
 	// Wait until the output holds the reference counts (or, at least once,
 	// counts at least as high), then stop the survivors.
 	var got map[string]int64
-	waitFor("the final counts", func() bool {
+	waitFor(t, "the final counts", func() bool {
 		got = lastWindowCounts(t, seeds)
 		for k, want := range ref {
 			if got[k] < want {
@@ -169,7 +185,7 @@ func scaleOut(t *testing.T, seeds []string, eos bool) {
 	})
 	a.stop()
 	c.stop()
-	for _, in := range []*instance{a, c} {
+	for _, in := range []*testInstance{a, c} {
 		if err := <-in.done; err != nil {
 			t.Fatalf("instance stopped with %v", err)
 		}
@@ -199,6 +215,23 @@ func scaleOut(t *testing.T, seeds []string, eos bool) {
 // of each window.
 func lastWindowCounts(t *testing.T, seeds []string) map[string]int64 {
 	t.Helper()
+	out := map[string]int64{}
+	ws := WindowedSerde(serde.String)
+	for _, r := range readCommitted(t, seeds, "counts") {
+		w, err := ws.Decode(r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := serde.Int64.Decode(r.Value)
+		out[fmt.Sprintf("%s@%d", w.Key, w.Start)] = n
+	}
+	return out
+}
+
+// readCommitted returns the committed records of topic, up to its last
+// stable offsets at the time of the call.
+func readCommitted(t *testing.T, seeds []string, topic string) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
@@ -206,7 +239,7 @@ func lastWindowCounts(t *testing.T, seeds []string) map[string]int64 {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, "counts")
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,30 +251,24 @@ func lastWindowCounts(t *testing.T, seeds []string) map[string]int64 {
 			stop[o.Partition] = o.Offset
 		}
 	})
-	out := map[string]int64{}
 	if len(want) == 0 {
-		return out
+		return nil
 	}
-	rc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"counts": want}),
+	rc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	ws := WindowedSerde(serde.String)
+	var out []*kgo.Record
 	for len(stop) > 0 {
 		fs := rc.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("reading counts: %v", ctx.Err())
+			t.Fatalf("reading %s: %v", topic, ctx.Err())
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if !r.Attrs.IsControl() {
-				w, err := ws.Decode(r.Key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				n, _ := serde.Int64.Decode(r.Value)
-				out[fmt.Sprintf("%s@%d", w.Key, w.Start)] = n
+				out = append(out, r)
 			}
 			if end, ok := stop[r.Partition]; ok && r.Offset+1 >= end {
 				delete(stop, r.Partition)

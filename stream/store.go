@@ -29,6 +29,9 @@ type storeInstance interface {
 	flush() error
 	// restore applies one changelog record (value nil = deletion).
 	restore(key, value []byte) error
+	// backing returns the byte store under the instance (for a standby
+	// to keep when the task stops running here).
+	backing() state.Store
 	close() error
 }
 
@@ -46,13 +49,13 @@ type KeyValueStore[K, V any] interface {
 	Range(from, to K, fn func(k K, v V) bool) error
 }
 
-// openBacking opens the byte store of spec for task t: Pebble under the
+// openBacking opens the byte store of spec for task id: Pebble under the
 // state directory, or memory.
-func openBacking(t *task, spec *storeSpec) (state.Store, error) {
-	if spec.inMemory || t.env.stateDir == "" {
+func openBacking(e *env, id string, spec *storeSpec) (state.Store, error) {
+	if spec.inMemory || e.stateDir == "" {
 		return state.NewMemory(), nil
 	}
-	dir := filepath.Join(t.env.stateDir, t.env.appID, t.id, spec.name)
+	dir := filepath.Join(e.stateDir, e.appID, id, spec.name)
 	// The changelog is the source of truth: start from an empty store and
 	// restore.
 	if err := os.RemoveAll(dir); err != nil {
@@ -93,9 +96,14 @@ type cacheEntry[V any] struct {
 }
 
 func newRawStore[V any](t *task, spec *storeSpec, vs serde.Serde[V]) (*rawStore[V], error) {
-	inner, err := openBacking(t, spec)
-	if err != nil {
-		return nil, err
+	inner := t.warm[spec.name] // a standby's store, promoted with its content
+	if inner != nil {
+		delete(t.warm, spec.name)
+	} else {
+		var err error
+		if inner, err = openBacking(t.env, t.id, spec); err != nil {
+			return nil, err
+		}
 	}
 	s := &rawStore[V]{t: t, name: spec.name, vs: vs, inner: inner, caching: t.env.caching}
 	if !spec.global {
@@ -196,6 +204,7 @@ func (s *rawStore[V]) write(key []byte, v V, ok bool) error {
 	} else if err := s.inner.Delete(key); err != nil {
 		return err
 	}
+	s.t.uncommitted = true
 	if s.changelog != "" {
 		s.t.send(&kgo.Record{Topic: s.changelog, Partition: s.t.partition, Key: append([]byte(nil), key...), Value: vb})
 	}
@@ -246,6 +255,8 @@ func (s *rawStore[V]) restore(key, value []byte) error {
 	}
 	return s.inner.Set(key, value)
 }
+
+func (s *rawStore[V]) backing() state.Store { return s.inner }
 
 func (s *rawStore[V]) close() error { return s.inner.Close() }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eddy-streaming/eddy/stream/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -54,6 +55,14 @@ type task struct {
 	shared     map[string]any // per-task state shared by an operator's nodes (joins)
 	processed  int64          // input records, published to stats.processed per batch
 	stats      taskStats
+	// warm holds, while the task is built, the stores of the standby it is
+	// promoted from; restoreFrom the changelog offsets (by topic) they
+	// hold up to: restoring starts there.
+	warm        map[string]state.Store
+	restoreFrom map[string]int64
+	// uncommitted: the stores took writes since the last committed
+	// transaction (exactly-once), so they cannot outlive the task.
+	uncommitted bool
 }
 
 // publish makes the task's record count visible to TaskMetrics; the
@@ -73,13 +82,27 @@ func (t *task) seq() uint64 {
 const noTime = math.MinInt64
 
 func newTask(e *env, top *Topology, sub *subTopology, partition int32) (*task, error) {
+	return newTaskFrom(e, top, sub, partition, nil)
+}
+
+// newTaskFrom builds a task whose stores are the given warm stores (by
+// name; a promoted standby's) where there is one. The warm stores belong
+// to the task, even when it fails.
+func newTaskFrom(e *env, top *Topology, sub *subTopology, partition int32, warm map[string]state.Store) (*task, error) {
 	t := &task{
 		env: e, top: top, sub: sub, partition: partition,
 		inputs:     map[string]func(*kgo.Record){},
 		stores:     map[string]storeInstance{},
 		shared:     map[string]any{},
 		streamTime: noTime,
+		warm:       warm,
 	}
+	defer func() {
+		for _, st := range t.warm { // not taken: the build failed
+			st.Close()
+		}
+		t.warm = nil
+	}()
 	if sub.id < 0 {
 		t.id = "global"
 	} else {
@@ -269,6 +292,21 @@ func (t *task) close() error {
 		errs = append(errs, st.close())
 	}
 	return errors.Join(errs...)
+}
+
+// release closes the task's processors and returns its stores' backing
+// stores, still open, for a standby to keep.
+func (t *task) release() map[string]state.Store {
+	for _, c := range t.closers {
+		if err := c(); err != nil {
+			t.env.log.Warn("closing processor", "task", t.id, "err", err)
+		}
+	}
+	out := make(map[string]state.Store, len(t.stores))
+	for name, st := range t.stores {
+		out[name] = st.backing()
+	}
+	return out
 }
 
 // wallTick runs the wall-clock punctuators that are due.
