@@ -369,7 +369,7 @@ pages.processors = () => {
       const latN = live.rate(pick("eddy_stream_task_process_latency_seconds_count", k));
       const lat = latN > 0 ? latSum / latN : m.process_latency_seconds_count > 0 ? m.process_latency_seconds_sum / m.process_latency_seconds_count : null;
       return html`<tr data-task="${esc(labels.app)}/${esc(labels.task)}"><td>${esc(labels.app)}</td><td>${esc(labels.task)}</td>
-        <td>${m.running === 1 ? '<span class="pill good">running</span>' : '<span class="pill warn">restoring</span>'}</td>
+        <td>${m.running === 1 ? '<span class="pill good">running</span>' : m.standby === 1 ? html`<span class="pill info" title="changelog offsets not applied yet: ${m.standby_lag_records ?? "–"}">standby</span>` : '<span class="pill warn">restoring</span>'}</td>
         <td class="num">${niceNumber(m.records_total ?? 0)}</td><td class="num">${rate(live.rate(pick("eddy_stream_task_records_total", k)))}</td>
         <td class="num">${lat == null ? "–" : ms(lat * 1000)}</td><td class="num">${niceNumber(m.errors_total ?? 0)}</td>
         <td class="num">${niceNumber(m.dead_letters_total ?? 0)}</td><td class="num">${niceNumber(m.restore_remaining_records ?? 0)}</td></tr>`;

@@ -35,6 +35,7 @@ var counters = []counter{
 	newCounter("eddy_stream_dead_letter_records_total", "Records written to the dead-letter topic.", func(m *stream.Metrics) *atomic.Int64 { return &m.DeadLettered }),
 	newCounter("eddy_stream_skipped_records_total", "Failed records dropped (policy Skip).", func(m *stream.Metrics) *atomic.Int64 { return &m.Skipped }),
 	newCounter("eddy_stream_restored_records_total", "Changelog records applied while restoring state stores.", func(m *stream.Metrics) *atomic.Int64 { return &m.RestoredRecords }),
+	newCounter("eddy_stream_standby_records_total", "Changelog records applied to standby tasks' stores.", func(m *stream.Metrics) *atomic.Int64 { return &m.StandbyRecords }),
 	newCounter("eddy_stream_commits_total", "Offset commits (or transactions) completed.", func(m *stream.Metrics) *atomic.Int64 { return &m.Commits }),
 }
 
@@ -65,7 +66,9 @@ var (
 	taskDead      = prometheus.NewDesc("eddy_stream_task_dead_letters_total", "Records of the task written to the dead-letter topic.", taskLabels, nil)
 	taskRestored  = prometheus.NewDesc("eddy_stream_task_restored_records", "Changelog offsets the task's stores restored since the task started.", taskLabels, nil)
 	taskRemaining = prometheus.NewDesc("eddy_stream_task_restore_remaining_records", "Changelog offsets the task's stores still have to restore (0 once running).", taskLabels, nil)
-	taskRunning   = prometheus.NewDesc("eddy_stream_task_running", "1 if the task processes records, 0 while it restores its stores.", taskLabels, nil)
+	taskRunning   = prometheus.NewDesc("eddy_stream_task_running", "1 if the task processes records, 0 while it restores its stores (or is a standby).", taskLabels, nil)
+	taskStandby   = prometheus.NewDesc("eddy_stream_task_standby", "1 if the task is a standby: a warm copy of the stores of a task another instance runs.", taskLabels, nil)
+	taskLag       = prometheus.NewDesc("eddy_stream_task_standby_lag_records", "Changelog offsets a standby task has not applied yet (-1 until known; 0 for active tasks).", taskLabels, nil)
 	taskLatency   = prometheus.NewDesc("eddy_stream_task_process_latency_seconds",
 		"Per task and poll: time from when the runtime starts on the poll's records until the task has handed the outputs of its last record to the producer client.", taskLabels, nil)
 )
@@ -82,16 +85,19 @@ func RegisterTasks(r prometheus.Registerer, app string, tasks func() []stream.Ta
 }
 
 func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{taskRecords, taskErrors, taskDead, taskRestored, taskRemaining, taskRunning, taskLatency} {
+	for _, d := range []*prometheus.Desc{taskRecords, taskErrors, taskDead, taskRestored, taskRemaining, taskRunning, taskStandby, taskLag, taskLatency} {
 		ch <- d
 	}
 }
 
 func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.tasks() {
-		running := 0.0
-		if s.State == stream.TaskRunning {
+		running, standby := 0.0, 0.0
+		switch s.State {
+		case stream.TaskRunning:
 			running = 1
+		case stream.TaskStandby:
+			standby = 1
 		}
 		for _, m := range []struct {
 			d *prometheus.Desc
@@ -104,6 +110,8 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 			{taskRestored, prometheus.GaugeValue, float64(s.Restored)},
 			{taskRemaining, prometheus.GaugeValue, float64(s.RestoreTotal - s.Restored)},
 			{taskRunning, prometheus.GaugeValue, running},
+			{taskStandby, prometheus.GaugeValue, standby},
+			{taskLag, prometheus.GaugeValue, float64(s.Lag)},
 		} {
 			ch <- prometheus.MustNewConstMetric(m.d, m.t, m.v, c.app, s.ID)
 		}

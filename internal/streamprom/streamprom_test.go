@@ -119,6 +119,8 @@ func TestTaskSeries(t *testing.T) {
 		"eddy_stream_task_running":                   {"0_0": 1, "0_1": 1},
 		"eddy_stream_task_restore_remaining_records": {"0_0": 0, "0_1": 0},
 		"eddy_stream_task_restored_records":          {"0_0": 0, "0_1": 0},
+		"eddy_stream_task_standby":                   {"0_0": 0, "0_1": 0},
+		"eddy_stream_task_standby_lag_records":       {"0_0": 0, "0_1": 0},
 	} {
 		got := series(t, reg, name)
 		if len(got) != len(want) || got["0_0"] != want["0_0"] || got["0_1"] != want["0_1"] {
