@@ -132,6 +132,9 @@ type App struct {
 	stats    atomic.Pointer[[]*taskStats] // of the running tasks, for TaskMetrics
 	internal []string                     // internal topics, created by setupTopics
 	bounds   bounds                       // bounded runs: the ranges of the user sources
+	endReady map[taskKey]map[string]int64 // bounded runs: tasks whose input may end, their source offsets
+	marksMu  sync.Mutex
+	marked   markedOffsets // bounded runs: source partitions committed with endMark
 }
 
 // NewApp prepares an App for top. Nothing connects until Run.
@@ -388,7 +391,7 @@ func (a *App) loop(ctx context.Context) error {
 			return errKilled
 		}
 		if ctx.Err() != nil {
-			return a.commitWithTimeout(inTxn)
+			return a.commitWithTimeout(inTxn, nil)
 		}
 		if a.sess != nil && !inTxn {
 			if err := a.sess.Begin(); err != nil {
@@ -425,13 +428,21 @@ func (a *App) loop(ctx context.Context) error {
 			nextWall = time.Now().Add(100 * time.Millisecond)
 		}
 		if err == nil && time.Since(lastCommit) >= a.cfg.commitInterval {
-			err = a.commitWithTimeout(inTxn)
-			inTxn = false
+			var marks markedOffsets
+			if len(a.endReady) > 0 {
+				// Bounded run: the input of these tasks ended; what
+				// they emit goes out with this commit.
+				marks, err = a.endInputs()
+			}
+			if err == nil {
+				err = a.commitWithTimeout(inTxn, marks)
+				inTxn = false
+			}
 			lastCommit = time.Now()
 			if err == nil && a.bounds != nil {
 				var done bool
 				if err = a.probeIdle(ctx); err == nil {
-					done, err = a.boundedDone(ctx)
+					done, err = a.boundedCheck(ctx)
 				}
 				if done && err == nil {
 					a.cl.AllowRebalance()
@@ -451,10 +462,10 @@ func (a *App) loop(ctx context.Context) error {
 
 // commitWithTimeout commits with its own deadline: a commit (or the end of
 // a transaction) is not abandoned halfway because Run's context ended.
-func (a *App) commitWithTimeout(inTxn bool) error {
+func (a *App) commitWithTimeout(inTxn bool, marks markedOffsets) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return a.commit(ctx, inTxn)
+	return a.commit(ctx, inTxn, marks)
 }
 
 func isFatalFetch(err error) bool {
@@ -566,8 +577,9 @@ func (a *App) wallTick() error {
 
 // commit flushes every task's stores, waits until everything produced is
 // acknowledged, then commits the input offsets (at-least-once), or ends
-// the transaction (exactly-once).
-func (a *App) commit(ctx context.Context, inTxn bool) error {
+// the transaction (exactly-once). The partitions of marks (tasks whose
+// bounded input ended) are committed at their offsets with endMark.
+func (a *App) commit(ctx context.Context, inTxn bool, marks markedOffsets) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, t := range a.mu.tasks {
@@ -579,7 +591,7 @@ func (a *App) commit(ctx context.Context, inTxn bool) error {
 		if !inTxn {
 			return nil
 		}
-		committed, err := a.sess.End(ctx, kgo.TryCommit)
+		committed, err := a.sess.End(a.markCtx(ctx, marks), kgo.TryCommit)
 		if err != nil {
 			return fmt.Errorf("stream: ending transaction: %w", err)
 		}
@@ -614,8 +626,13 @@ func (a *App) commit(ctx context.Context, inTxn bool) error {
 	if err := a.producedErr(); err != nil {
 		return err
 	}
-	if err := a.cl.CommitUncommittedOffsets(ctx); err != nil {
+	if err := a.cl.CommitUncommittedOffsets(a.markCtx(ctx, nil)); err != nil {
 		return fmt.Errorf("stream: committing offsets: %w", err)
+	}
+	if len(marks) > 0 {
+		if err := a.commitMarks(ctx, marks); err != nil {
+			return err
+		}
 	}
 	a.env.metrics.Commits.Add(1)
 	return nil
@@ -672,7 +689,7 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 		flushed := err == nil
 		clean = func(*task) bool { return flushed }
 		if err == nil {
-			err = cl.CommitUncommittedOffsets(ctx)
+			err = cl.CommitUncommittedOffsets(a.markCtx(ctx, nil))
 		}
 		if err != nil {
 			a.log.Warn("commit on revoke failed; the next owner reprocesses", "err", err)

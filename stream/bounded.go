@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -294,53 +296,267 @@ func (a *App) deliverable(ctx context.Context, md kadm.Metadata, topic string, p
 	return false, nil
 }
 
-// boundedDone reports whether the group has committed every user source
-// partition up to its stop offset and every internal topic up to its end.
-func (a *App) boundedDone(ctx context.Context) (bool, error) {
+// endMark is the commit metadata of the source partitions of a task whose
+// input ended in a bounded run (its windows closed and emitted, its
+// stream-time punctuators fired with EndOfTime): the group's durable
+// record, for every instance, of which tasks ended. It is committed with
+// the outputs of the end (in their transaction, exactly-once); any later
+// commit of the partition (new records in a later run) replaces it.
+const endMark = "eddy.stream.end-of-input"
+
+// boundedCheck reads the group's committed offsets and finds the tasks
+// whose input may end now (a.endReady), and whether the run is done.
+//
+// A task's input is over when the group committed each of its source
+// partitions up to its end: a user source to its stop offset, an internal
+// (repartition) topic to its end offset now. Its input may end when its
+// input is over and every sub-topology writing to its internal topics
+// ended, so that nothing more will come: the end moves downstream
+// sub-topology by sub-topology, as watermarks do. A task ended when its
+// input is over and its source partitions carry endMark. The run is done
+// when every task ended.
+func (a *App) boundedCheck(ctx context.Context) (bool, error) {
 	committed, err := a.adm.FetchOffsets(ctx, a.cfg.appID)
+	if err == nil {
+		err = committed.Error()
+	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("stream: fetching committed offsets: %w", err)
 	}
-	at := func(t string, p int32, floor int64) int64 {
-		if o, ok := committed.Lookup(t, p); ok && o.Err == nil && o.At > floor {
-			return o.At
-		}
-		return floor
-	}
+	// Where each source partition starts being consumed and where its
+	// input is over.
+	type span struct{ floor, end int64 }
+	spans := map[string]map[int32]span{}
 	for t, ps := range a.bounds {
+		spans[t] = map[int32]span{}
 		for p, b := range ps {
-			if at(t, p, b.start) < b.stop {
-				return false, nil
-			}
+			spans[t][p] = span{b.start, b.stop}
 		}
 	}
-	// The user inputs are done; internal topics must be drained too.
 	var internal []string
 	for t := range a.subOf {
 		if !a.isUserTopic(t) {
 			internal = append(internal, t)
 		}
 	}
-	if len(internal) == 0 {
-		return true, nil
-	}
-	ends, err := a.adm.ListEndOffsets(ctx, internal...)
-	if err != nil {
-		return false, err
-	}
-	starts, err := a.adm.ListStartOffsets(ctx, internal...)
-	if err != nil {
-		return false, err
-	}
-	done := true
-	ends.Each(func(o kadm.ListedOffset) {
-		floor := int64(0)
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
-			floor = s.Offset
+	if len(internal) > 0 {
+		// Listed after the committed offsets: what an upstream task
+		// produced before committing its end is in these.
+		ends, err := a.adm.ListEndOffsets(ctx, internal...)
+		if err == nil {
+			err = ends.Error()
 		}
-		if at(o.Topic, o.Partition, floor) < o.Offset {
-			done = false
+		if err != nil {
+			return false, fmt.Errorf("stream: listing end offsets: %w", err)
+		}
+		starts, err := a.adm.ListStartOffsets(ctx, internal...)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err != nil {
+			return false, fmt.Errorf("stream: listing start offsets: %w", err)
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			if spans[o.Topic] == nil {
+				spans[o.Topic] = map[int32]span{}
+			}
+			sp := span{end: o.Offset}
+			if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
+				sp.floor = s.Offset
+			}
+			spans[o.Topic][o.Partition] = sp
+		})
+	}
+	// over returns the committed offsets of task g/p's source partitions
+	// if its input is over, and whether they all carry endMark.
+	over := func(g *subTopology, p int32) (offs map[string]int64, marked bool) {
+		offs, marked = map[string]int64{}, true
+		for _, s := range g.sources {
+			topic := s.resolve(a.cfg.appID)
+			sp, ok := spans[topic][p]
+			if !ok {
+				return nil, false
+			}
+			at := sp.floor
+			o, ok := committed.Lookup(topic, p)
+			if ok && o.Err == nil && o.At > at {
+				at = o.At
+			}
+			if at < sp.end {
+				return nil, false
+			}
+			offs[topic] = at
+			marked = marked && ok && o.Metadata == endMark
+		}
+		return offs, marked
+	}
+	marked := markedOffsets{}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.Metadata == endMark {
+			marked.add(o.Topic, o.Partition, o.At)
 		}
 	})
+	a.marksMu.Lock()
+	a.marked = marked
+	a.marksMu.Unlock()
+	a.endReady = map[taskKey]map[string]int64{}
+	ended := map[*subTopology]bool{}
+	done := true
+	for _, g := range a.top.subOrder() {
+		upstreamEnded := true
+		for _, u := range a.top.upstream(g, false) {
+			upstreamEnded = upstreamEnded && ended[u]
+		}
+		all := true
+		for p := range spans[g.sources[0].resolve(a.cfg.appID)] {
+			offs, marked := over(g, p)
+			if offs != nil && marked {
+				continue
+			}
+			all = false
+			if offs != nil && upstreamEnded {
+				a.endReady[taskKey{g.id, p}] = offs
+			}
+		}
+		ended[g] = all
+		done = done && all
+	}
 	return done, nil
+}
+
+// endInputs ends the input of the tasks this instance runs that may end
+// (see boundedCheck) and returns their source partitions, to be committed
+// at their offsets with endMark.
+func (a *App) endInputs() (markedOffsets, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	marks := markedOffsets{}
+	for k, offs := range a.endReady {
+		t := a.mu.tasks[k]
+		if t == nil {
+			continue // another instance's
+		}
+		if !t.ended {
+			if err := t.endInput(); err != nil {
+				return nil, err
+			}
+		}
+		for topic, o := range offs {
+			marks.add(topic, k.partition, o)
+		}
+	}
+	a.endReady = nil
+	return marks, a.producedErr()
+}
+
+// markedOffsets are source partitions committed with endMark, at their
+// offsets.
+type markedOffsets map[string]map[int32]int64
+
+func (m markedOffsets) has(topic string, partition int32, offset int64) bool {
+	o, ok := m[topic][partition]
+	return ok && o == offset
+}
+
+func (m markedOffsets) add(topic string, partition int32, offset int64) {
+	if m[topic] == nil {
+		m[topic] = map[int32]int64{}
+	}
+	m[topic][partition] = offset
+}
+
+// markCtx returns ctx for a commit that keeps endMark on the partitions
+// that carry it (when committed again at the same offset, as the client
+// may do) and puts it on those of add (adding them to a transaction's
+// commit if it lacks them).
+func (a *App) markCtx(ctx context.Context, add markedOffsets) context.Context {
+	a.marksMu.Lock()
+	marked := markedOffsets{}
+	for topic, ps := range a.marked {
+		marked[topic] = maps.Clone(ps)
+	}
+	a.marksMu.Unlock()
+	for topic, ps := range add {
+		for p, o := range ps {
+			marked.add(topic, p, o)
+		}
+	}
+	if len(marked) == 0 {
+		return ctx
+	}
+	mark := endMark
+	ctx = kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+		for i := range req.Topics {
+			rt := &req.Topics[i]
+			for j := range rt.Partitions {
+				if rp := &rt.Partitions[j]; marked.has(rt.Topic, rp.Partition, rp.Offset) {
+					rp.Metadata = &mark
+				}
+			}
+		}
+		return nil
+	})
+	return kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		left := markedOffsets{}
+		for topic, ps := range add {
+			left[topic] = maps.Clone(ps)
+		}
+		for i := range req.Topics {
+			rt := &req.Topics[i]
+			for j := range rt.Partitions {
+				if rp := &rt.Partitions[j]; marked.has(rt.Topic, rp.Partition, rp.Offset) {
+					rp.Metadata = &mark
+					delete(left[rt.Topic], rp.Partition)
+				}
+			}
+		}
+		for topic, ps := range left {
+			if len(ps) == 0 {
+				continue
+			}
+			i := slices.IndexFunc(req.Topics, func(rt kmsg.TxnOffsetCommitRequestTopic) bool { return rt.Topic == topic })
+			if i < 0 {
+				rt := kmsg.NewTxnOffsetCommitRequestTopic()
+				rt.Topic = topic
+				req.Topics = append(req.Topics, rt)
+				i = len(req.Topics) - 1
+			}
+			for p, o := range ps {
+				rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p, o, -1, &mark
+				req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+			}
+		}
+		return nil
+	})
+}
+
+// commitMarks commits the offsets of marks with endMark (at-least-once;
+// after the outputs were acknowledged).
+func (a *App) commitMarks(ctx context.Context, marks markedOffsets) error {
+	offs := map[string]map[int32]kgo.EpochOffset{}
+	for topic, ps := range marks {
+		offs[topic] = map[int32]kgo.EpochOffset{}
+		for p, o := range ps {
+			offs[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		}
+	}
+	var err error
+	a.cl.CommitOffsetsSync(a.markCtx(ctx, marks), offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
+		if e != nil {
+			err = e
+			return
+		}
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if e := kerr.ErrorForCode(rp.ErrorCode); e != nil && err == nil {
+					err = fmt.Errorf("%s/%d: %w", rt.Topic, rp.Partition, e)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("stream: committing the end of input: %w", err)
+	}
+	return nil
 }

@@ -212,3 +212,86 @@ func TestIntegrationBoundedRunsResume(t *testing.T) {
 		}
 	})
 }
+
+// The windows still open when a bounded run's input ends are closed and
+// emitted (EmitFinal) before the run commits and returns, through
+// repartition topics too: sessions per user in the source's
+// sub-topology; clicks per product and 10s window behind a repartition;
+// clicks per window (a sum of the per-product counts) behind a second
+// one, which must end after the first sent its last windows. A second run
+// with nothing new emits nothing more.
+func TestIntegrationBoundedRunEmitsOpenWindows(t *testing.T) {
+	eachBackend(t, func(t *testing.T, seeds []string) {
+		for _, mode := range []struct {
+			name string
+			opts []stream.AppOption
+		}{{"alo", nil}, {"eos", []stream.AppOption{stream.ExactlyOnce()}}} {
+			t.Run(mode.name, func(t *testing.T) {
+				in, sessions, totals := "clicks-"+mode.name, "sessions-"+mode.name, "totals-"+mode.name
+				createTopic(t, seeds, in, 2)
+				createTopic(t, seeds, sessions, 2)
+				createTopic(t, seeds, totals, 2)
+				b := stream.NewBuilder()
+				clicks := stream.From(b, in, serde.String, serde.String) // user -> product
+				stream.WindowedBy(clicks.GroupByKey(), stream.SessionWindows(5*time.Second)).EmitFinal().
+					Count(stream.Named("sessions")).ToStream().
+					To(sessions)
+				byProduct := stream.GroupBy(clicks, func(_, p string) string { return p }, serde.String)
+				perProduct := stream.WindowedBy(byProduct, stream.TumblingWindows(10*time.Second)).EmitFinal().
+					Count(stream.Named("per-product")).ToStream()
+				perWindow := stream.Map(perProduct, func(k stream.Windowed[string], n int64) (string, int64) { return fmt.Sprint(k.Start), n }).
+					WithSerdes(serde.String, serde.Int64)
+				stream.WindowedBy(perWindow.GroupByKey(), stream.TumblingWindows(time.Minute)).EmitFinal().
+					Reduce(func(a, b int64) int64 { return a + b }, stream.Named("totals")).ToStream().
+					To(totals)
+				top := build(t, b)
+
+				cl := client(t, seeds)
+				var rs []*kgo.Record
+				// user u0 clicks at 0,2,4 s; u1 at 1,3 s then 20 s; u2 at 21 s.
+				for _, c := range []struct {
+					user, product string
+					at            int64
+				}{{"u0", "p0", 0}, {"u1", "p1", 1}, {"u0", "p1", 2}, {"u1", "p0", 3}, {"u0", "p0", 4}, {"u1", "p1", 20}, {"u2", "p2", 21}} {
+					rs = append(rs, &kgo.Record{Topic: in, Key: []byte(c.user), Value: []byte(c.product), Timestamp: time.UnixMilli(c.at * 1000)})
+				}
+				if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+				id := stream.AppID("windows-" + mode.name)
+				runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+
+				var gotSessions []string
+				for _, r := range readAll(t, seeds, sessions) {
+					k, err := stream.WindowedSerde(serde.String).Decode(r.Key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					n, _ := serde.Int64.Decode(r.Value)
+					gotSessions = append(gotSessions, fmt.Sprintf("%s@%d-%d=%d", k.Key, k.Start/1000, k.End/1000, n))
+				}
+				// u0's and u1's first sessions close with stream time
+				// (in the task that sees 20-21 s); the rest only at the end.
+				equal(t, sortedStrings(gotSessions), "u0@0-4=3 u1@1-3=2 u1@20-20=1 u2@21-21=1")
+				var gotTotals []string
+				for _, r := range readAll(t, seeds, totals) {
+					k, err := stream.WindowedSerde(serde.String).Decode(r.Key)
+					if err != nil {
+						t.Fatal(err)
+					}
+					n, _ := serde.Int64.Decode(r.Value)
+					gotTotals = append(gotTotals, fmt.Sprintf("%s=%d", k.Key, n))
+				}
+				equal(t, sortedStrings(gotTotals), "0=5 20000=2")
+				if dl := readAll(t, seeds, "windows-"+mode.name+"-dlq"); len(dl) != 0 {
+					t.Fatalf("%d dead letters (late records?): %v", len(dl), headers(dl[0]))
+				}
+
+				runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+				if n := len(readAll(t, seeds, sessions)) + len(readAll(t, seeds, totals)); n != len(gotSessions)+len(gotTotals) {
+					t.Fatalf("a second run with nothing new emitted %d more", n-len(gotSessions)-len(gotTotals))
+				}
+			})
+		}
+	})
+}

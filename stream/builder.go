@@ -228,6 +228,49 @@ func (b *Builder) Build() (*Topology, error) {
 	return t, nil
 }
 
+// upstream returns the sub-topologies that write to the topics g reads:
+// all of them (internal topics false) or through internal topics only.
+func (t *Topology) upstream(g *subTopology, withUser bool) []*subTopology {
+	reads := map[topicRef]bool{}
+	for _, s := range g.sources {
+		if s.internal || withUser {
+			reads[s] = true
+		}
+	}
+	var out []*subTopology
+	for _, u := range t.subs {
+		for _, n := range u.nodes {
+			if n.sink != nil && reads[*n.sink] && u != g {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// subOrder returns the sub-topologies with each after those that write to
+// the topics it reads (but for cycles through user topics).
+func (t *Topology) subOrder() []*subTopology {
+	done := map[*subTopology]bool{}
+	var out []*subTopology
+	var visit func(g *subTopology)
+	visit = func(g *subTopology) {
+		if done[g] {
+			return
+		}
+		done[g] = true
+		for _, u := range t.upstream(g, true) {
+			visit(u)
+		}
+		out = append(out, g)
+	}
+	for _, g := range t.subs {
+		visit(g)
+	}
+	return out
+}
+
 // String describes the topology: sub-topologies, their sources, operators
 // and stores, one per line (like Kafka Streams' TopologyDescription).
 func (t *Topology) String() string {

@@ -240,7 +240,9 @@ func streamStreamJoin[K, V1, V2, VR any](left *Stream[K, V1], right *Stream[K, V
 	}
 	out := &node{name: name, stores: []string{lname, rname}}
 	out.build = func(t *task, down []any) any {
-		op(t).down = fanout[K, VR](down)
+		o := op(t)
+		o.down = fanout[K, VR](down)
+		t.atEnd(out, o.end)
 		return func(Record[K, VR]) {} // outputs come from the two sides
 	}
 	b.addNode(out)
@@ -325,6 +327,13 @@ func joinSide[K, V1, V2, VR, VA, VB any](o *joinOp[K, V1, V2, VR], r Record[K, V
 	if c := r.Timestamp + o.w.within + o.w.grace + 1; c < o.nextScan {
 		o.nextScan = c
 	}
+	o.expire()
+}
+
+// end drops every buffered record, emitting the unmatched ones for left
+// and outer joins: the input ended, stream time is EndOfTime.
+func (o *joinOp[K, V1, V2, VR]) end() {
+	o.observed = EndOfTime
 	o.expire()
 }
 

@@ -174,6 +174,26 @@ func (l *local) AdvanceWallClock(ms int64) error {
 	return nil
 }
 
+// EndInput implements testhook.Runner: every task's input ends, upstream
+// sub-topologies first, each one's outputs processed before the next
+// ends.
+func (l *local) EndInput() error {
+	for _, g := range l.top.subOrder() {
+		for _, t := range l.all {
+			if t.sub != g {
+				continue
+			}
+			if err := t.endInput(); err != nil {
+				return err
+			}
+			if err := l.drain(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // WallClock implements testhook.Runner.
 func (l *local) WallClock() int64 { return l.wall }
 

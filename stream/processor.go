@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/eddy-streaming/eddy/stream/serde"
@@ -32,6 +33,7 @@ const (
 )
 
 type punctuator struct {
+	n         *node // the processor that scheduled it
 	typ       PunctuationType
 	interval  int64
 	next      int64
@@ -48,8 +50,8 @@ func (p *punctuator) Cancel() { p.cancelled = true }
 // punctuate fires the punctuators of type typ that are due at now. A
 // punctuator fires at most once per call, however far time jumped.
 func (t *task) punctuate(typ PunctuationType, now int64) {
-	if now == noTime {
-		return
+	if now == noTime || typ == PunctuateStreamTime && t.ended {
+		return // endInput fired the stream-time punctuators for the last time
 	}
 	for _, p := range t.puncts {
 		if p.typ != typ || p.cancelled {
@@ -62,19 +64,22 @@ func (t *task) punctuate(typ PunctuationType, now int64) {
 		if now < p.next {
 			continue
 		}
-		for p.next <= now {
-			p.next += p.interval
+		// The first due time after now, without overflowing.
+		if steps := (now-p.next)/p.interval + 1; steps > (math.MaxInt64-p.next)/p.interval {
+			p.next = math.MaxInt64
+		} else {
+			p.next += steps * p.interval
 		}
 		p.fn(now)
 	}
 }
 
-func (t *task) schedule(interval time.Duration, typ PunctuationType, fn func(ts int64)) Cancellable {
+func (t *task) schedule(n *node, interval time.Duration, typ PunctuationType, fn func(ts int64)) Cancellable {
 	iv := interval.Milliseconds()
 	if iv <= 0 {
 		iv = 1
 	}
-	p := &punctuator{typ: typ, interval: iv, fn: fn, next: noTime}
+	p := &punctuator{n: n, typ: typ, interval: iv, fn: fn, next: noTime}
 	now := t.streamTime
 	if typ == PunctuateWallClock {
 		now = t.env.wallNow()
@@ -94,6 +99,7 @@ type StoreProvider interface {
 // ProcessorContext is a processor's view of its task.
 type ProcessorContext[K, V any] struct {
 	t    *task
+	n    *node
 	down func(Record[K, V])
 }
 
@@ -101,13 +107,17 @@ type ProcessorContext[K, V any] struct {
 func (c *ProcessorContext[K, V]) Forward(r Record[K, V]) { c.down(r) }
 
 // Schedule calls fn every interval of stream time or wall-clock time with
-// the current time (ms). Use the returned value to cancel.
+// the current time (ms). Use the returned value to cancel. When the input
+// of a bounded run ends, stream-time punctuators fire once more with
+// EndOfTime (after the operators upstream of the processor closed their
+// windows), and wall-clock punctuators stop.
 func (c *ProcessorContext[K, V]) Schedule(interval time.Duration, typ PunctuationType, fn func(ts int64)) Cancellable {
-	return c.t.schedule(interval, typ, fn)
+	return c.t.schedule(c.n, interval, typ, fn)
 }
 
 // StreamTime returns the task's stream time: the largest record timestamp
-// seen so far (math.MinInt64 before the first record).
+// seen so far (math.MinInt64 before the first record, EndOfTime once the
+// input of a bounded run ended).
 func (c *ProcessorContext[K, V]) StreamTime() int64 { return c.t.streamTime }
 
 // WallClockTime returns the runtime's wall clock in ms (controlled by the
@@ -162,9 +172,10 @@ func AddKeyValueStore[K, V any](b *Builder, name string, ks serde.Serde[K], vs s
 // Stores the processor uses must be named with WithStores.
 func Process[KIn, VIn, KOut, VOut any](s *Stream[KIn, VIn], newProcessor func() Processor[KIn, VIn, KOut, VOut], opts ...Option) *Stream[KOut, VOut] {
 	c := options(opts)
-	n := then(s, "processor", c.name, func(t *task, down func(Record[KOut, VOut])) func(Record[KIn, VIn]) {
+	var n *node
+	n = then(s, "processor", c.name, func(t *task, down func(Record[KOut, VOut])) func(Record[KIn, VIn]) {
 		p := newProcessor()
-		ctx := &ProcessorContext[KOut, VOut]{t: t, down: down}
+		ctx := &ProcessorContext[KOut, VOut]{t: t, n: n, down: down}
 		if err := p.Init(ctx); err != nil {
 			t.fatal = fmt.Errorf("stream: task %s: processor init: %w", t.id, err)
 		}

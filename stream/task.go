@@ -63,6 +63,77 @@ type task struct {
 	// uncommitted: the stores took writes since the last committed
 	// transaction (exactly-once), so they cannot outlive the task.
 	uncommitted bool
+	enders      []ender // what operators do at the end of a bounded input
+	ended       bool    // endInput ran: stream time is EndOfTime
+}
+
+// ender is what one operator does when the task's input ends.
+type ender struct {
+	n  *node
+	fn func()
+}
+
+// EndOfTime is the stream time of a task whose input ended: at the end of
+// a bounded run (StopAtEnd, TimeRange), or when a streamtest driver calls
+// EndInput. Every window is closed then, and stream-time punctuators fire
+// once more with it.
+const EndOfTime int64 = math.MaxInt64
+
+// atEnd registers what operator n does when the input ends.
+func (t *task) atEnd(n *node, fn func()) { t.enders = append(t.enders, ender{n, fn}) }
+
+// endInput advances the task's stream time to EndOfTime, as a bounded
+// input that is over: operator by operator, upstream first (so that what
+// one emits reaches the next before that one closes), windows emit their
+// final results and are deleted, stream-stream joins emit and drop their
+// buffered records, and stream-time punctuators fire with EndOfTime.
+func (t *task) endInput() error {
+	t.streamTime = EndOfTime
+	t.ended = true
+	for _, n := range topoOrder(t.sub.nodes) {
+		for _, e := range t.enders {
+			if e.n == n {
+				e.fn()
+			}
+		}
+		for _, p := range t.puncts {
+			if p.n == n && p.typ == PunctuateStreamTime && !p.cancelled {
+				p.fn(EndOfTime)
+			}
+		}
+		if t.fatal != nil {
+			break
+		}
+	}
+	t.publish()
+	return t.fatal
+}
+
+// topoOrder returns nodes with every node after its parents among them.
+func topoOrder(nodes []*node) []*node {
+	in := make(map[*node]bool, len(nodes))
+	for _, n := range nodes {
+		in[n] = true
+	}
+	done := make(map[*node]bool, len(nodes))
+	out := make([]*node, 0, len(nodes))
+	var visit func(n *node)
+	visit = func(n *node) {
+		if done[n] {
+			return
+		}
+		done[n] = true
+		for _, p := range n.parents {
+			if in[p] {
+				visit(p)
+			}
+		}
+		out = append(out, n)
+	}
+	for _, n := range nodes {
+		visit(n)
+	}
+	return out
 }
 
 // publish makes the task's record count visible to TaskMetrics; the
@@ -309,8 +380,12 @@ func (t *task) release() map[string]state.Store {
 	return out
 }
 
-// wallTick runs the wall-clock punctuators that are due.
+// wallTick runs the wall-clock punctuators that are due (none once the
+// input ended).
 func (t *task) wallTick() error {
+	if t.ended {
+		return nil
+	}
 	t.punctuate(PunctuateWallClock, t.env.wallNow())
 	return t.fatal
 }

@@ -252,6 +252,7 @@ func windowedAggregate[K, V, A any](wg *WindowedGrouped[K, V], f func(K, V, A, b
 		if err := op.recoverScan(); err != nil {
 			t.fatal = err
 		}
+		t.atEnd(n, op.end)
 		switch w.kind {
 		case session:
 			return op.session
@@ -262,6 +263,22 @@ func windowedAggregate[K, V, A any](wg *WindowedGrouped[K, V], f func(K, V, A, b
 	}
 	b.addNode(n, s.n)
 	return &Table[Windowed[K], A]{b: b, n: n, ks: WindowedSerde(ks), vs: as, store: name}
+}
+
+// end closes every window (EmitFinal: emits its result) and deletes it:
+// the input ended, stream time is EndOfTime.
+func (op *windowOp[K, V, A]) end() {
+	op.observed = EndOfTime
+	switch op.w.kind {
+	case session:
+		op.closeKeyFirst(op.w.size + op.w.grace)
+	case sliding:
+		op.closeSliding()
+	default:
+		if op.indexed || op.indexWindows() {
+			op.closeWindows()
+		}
+	}
 }
 
 // recoverScan makes the first record after a restore scan for closed
@@ -341,7 +358,7 @@ func (op *windowOp[K, V, A]) timeWindows(r Record[K, V]) {
 	if !updated {
 		op.late(r, fmt.Sprintf("its %s windows closed", w.kind))
 	}
-	op.closeWindows(r)
+	op.closeWindows()
 }
 
 // indexWindows builds the index of open windows from the store (after a
@@ -365,7 +382,7 @@ func (op *windowOp[K, V, A]) indexWindows() bool {
 
 // closeWindows emits (EmitFinal) and deletes the windows that closed:
 // end + grace <= observed.
-func (op *windowOp[K, V, A]) closeWindows(r Record[K, V]) {
+func (op *windowOp[K, V, A]) closeWindows() {
 	if op.observed < op.nextScan {
 		return
 	}

@@ -10,8 +10,8 @@ import (
 
 // The windowed queries (q5, q7, q8) emit each window's result when the
 // window closes: when the event time of the records reaching the window
-// (stream time) passes its end. Windows still open when the input ends
-// are not reported (see Reference).
+// (stream time) passes its end, or when the bounded run's input ends
+// (stream time goes to stream.EndOfTime) for the windows still open then.
 
 // bids reads the events topic's bids.
 func bids(b *stream.Builder, in string) *stream.Stream[noKey, Bid] {

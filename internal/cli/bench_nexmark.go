@@ -57,8 +57,8 @@ reused.
 run (one instance, state per --state); --engine kgo runs q0, q1 and q2 as a
 hand-written franz-go loop, the floor that client and broker set.
 
-Windowed queries (q5, q7, q8) report the windows that the input's event time
-closed; windows still open at the end of the input are not reported.`,
+Windowed queries (q5, q7, q8) report every window: those the input's event
+time closed, then, when the bounded input ends, those still open (as Flink).`,
 		Example: `  eddy bench nexmark --query q0 --events 10000000
   eddy bench nexmark --query all --events 1000000
   eddy bench nexmark --query q5 --brokers 127.0.0.1:9092`,

@@ -81,6 +81,22 @@ func (d *Driver) AdvanceWallClock(dur time.Duration) {
 	}
 }
 
+// EndInput ends the input as a bounded run (StopAtEnd, TimeRange) does
+// once its inputs are done: stream time advances to stream.EndOfTime in
+// every task, sub-topology by sub-topology (upstream first; what one emits
+// is processed before the next ends). Every window closes, and with
+// EmitFinal emits its result; left and outer stream-stream joins emit
+// their unmatched records; stream-time punctuators fire once with
+// stream.EndOfTime; wall-clock punctuators stop. Records piped afterwards
+// are late for every window; Restart starts over with fresh stream time,
+// as the next run does.
+func (d *Driver) EndInput() {
+	d.tb.Helper()
+	if err := d.r.EndInput(); err != nil {
+		d.tb.Fatalf("streamtest: end of input: %v", err)
+	}
+}
+
 // Restart closes every task and starts it again with its stores restored
 // from their changelog topics, as after a rebalance or a crash.
 func (d *Driver) Restart() {

@@ -27,6 +27,9 @@ type Runner interface {
 	Records(topic string) []*kgo.Record
 	// AdvanceWallClock moves the wall clock and runs due punctuators.
 	AdvanceWallClock(ms int64) error
+	// EndInput ends the input of every task, as at the end of a bounded
+	// run: stream time goes to the end of time.
+	EndInput() error
 	// WallClock returns the wall clock in ms.
 	WallClock() int64
 	// Store returns the store name of the task for partition (typed as
