@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,7 +25,8 @@ import (
 // count of offsets: at least what b wrote after the pause, under a tenth
 // of the changelog), and the final counts equal the reference (exactly,
 // in exactly-once mode). Without standbys the same takeover restores the
-// whole changelog.
+// whole changelog. EDDY_STANDBY_KEYS=N runs it with N keys (the log says
+// how long the takeover took).
 func TestStandbyReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers and several app instances")
@@ -53,7 +56,11 @@ func TestStandbyReplicas(t *testing.T) {
 }
 
 func standbyTakeover(t *testing.T, seeds []string, eos, pebble bool, replicas int) {
-	const keys, parts = 20000, 4
+	const parts = 4
+	keys := 20000
+	if n, err := strconv.Atoi(os.Getenv("EDDY_STANDBY_KEYS")); err == nil && n > 0 {
+		keys = n // a bigger state, to time takeovers
+	}
 	ctx := context.Background()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
@@ -187,7 +194,7 @@ func standbyTakeover(t *testing.T, seeds []string, eos, pebble bool, replicas in
 	for _, n := range converged {
 		total += n
 	}
-	if total < keys/4 {
+	if total < int64(keys/4) {
 		t.Fatalf("changelog of b's tasks holds %d records, want a large state", total)
 	}
 
@@ -218,12 +225,14 @@ func standbyTakeover(t *testing.T, seeds []string, eos, pebble bool, replicas in
 	// Kill b while records flow, then more records.
 	restoredBefore := a.app.Metrics().RestoredRecords.Load()
 	produce(1000, 100, 100)
+	killed := time.Now()
 	bi.app.killed.Store(true)
 	if err := <-bi.done; !errors.Is(err, errKilled) {
 		t.Fatalf("killed instance returned %v", err)
 	}
 	produce(1000, 200, 100)
 	waitFor(t, "a to run every task", func() bool { return states(a)[TaskRunning] == parts })
+	t.Logf("a ran every task %v after b was killed", time.Since(killed).Round(time.Millisecond))
 	if replicas > 0 {
 		// Promotion kept the standby's store: the same object (memory) or
 		// the same open Pebble database in the same directory.
