@@ -4,32 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/eddy-streaming/eddy/internal/testbroker"
 	"github.com/eddy-streaming/eddy/stream"
 	"github.com/eddy-streaming/eddy/stream/serde"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// runBounded runs a bounded app and fails the test if Run does not return
-// nil within 20s (a bounded run over a few records takes well under a
-// second; one that waits for an open transaction never ends by itself).
-func runBounded(t *testing.T, top *stream.Topology, seeds []string, opts ...stream.AppOption) {
-	t.Helper()
-	app, err := stream.NewApp(top, append([]stream.AppOption{stream.Brokers(seeds...), stream.Logger(testbroker.Logger(t)),
-		stream.CommitInterval(50 * time.Millisecond)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := app.Run(ctx); err != nil || ctx.Err() != nil {
-		t.Fatalf("bounded run: %v (context: %v)", err, ctx.Err())
-	}
-}
 
 // txnProducer returns a transactional producer writing to the partitions
 // the records name.
@@ -132,7 +115,7 @@ func TestIntegrationBoundedTransactionMarkersAtTheEnd(t *testing.T) {
 			{"alo", nil, []string{"a", "b", "c", "d", "x1", "x2"}},
 		} {
 			out := "tx-out-" + mode.name
-			runBounded(t, copyTopology(t, "tx-in", out), seeds, append(mode.opts, stream.AppID("markers-"+mode.name), stream.StopAtEnd())...)
+			runApp(t, copyTopology(t, "tx-in", out), seeds, append(mode.opts, stream.AppID("markers-"+mode.name), stream.StopAtEnd())...)
 			equal(t, values(t, seeds, out), mode.want)
 			equal(t, committedOffsets(t, seeds, "markers-"+mode.name, "tx-in"), ends)
 		}
@@ -161,18 +144,18 @@ func TestIntegrationBoundedOpenTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		runBounded(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
+		runApp(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
 		equal(t, values(t, seeds, "open-out-eos"), []string{"a", "b"})
 		equal(t, committedOffsets(t, seeds, "open-eos", "open-in"), map[int32]int64{0: 2, 1: 1})
 
-		runBounded(t, copyTopology(t, "open-in", "open-out-alo"), seeds, stream.AppID("open-alo"), stream.StopAtEnd())
+		runApp(t, copyTopology(t, "open-in", "open-out-alo"), seeds, stream.AppID("open-alo"), stream.StopAtEnd())
 		equal(t, values(t, seeds, "open-out-alo"), []string{"a", "b", "p1", "q1", "x"})
 		equal(t, committedOffsets(t, seeds, "open-alo", "open-in"), map[int32]int64{0: 3, 1: 3})
 
 		if err := open.EndTransaction(context.Background(), kgo.TryCommit); err != nil {
 			t.Fatal(err)
 		}
-		runBounded(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
+		runApp(t, copyTopology(t, "open-in", "open-out-eos"), seeds, stream.AppID("open-eos"), stream.ExactlyOnce(), stream.StopAtEnd())
 		equal(t, values(t, seeds, "open-out-eos"), []string{"a", "b", "p1", "x"})
 		equal(t, committedOffsets(t, seeds, "open-eos", "open-in"), map[int32]int64{0: 4, 1: 4})
 	})
@@ -201,9 +184,9 @@ func TestIntegrationBoundedRunsResume(t *testing.T) {
 			}
 			top := copyTopology(t, in, out)
 			id := stream.AppID("resume-" + mode.name)
-			runBounded(t, top, seeds, append(mode.opts, id, stream.TimeRange(base, base.Add(20*time.Second)))...)
+			runApp(t, top, seeds, append(mode.opts, id, stream.TimeRange(base, base.Add(20*time.Second)))...)
 			equal(t, committedOffsets(t, seeds, "resume-"+mode.name, in), map[int32]int64{0: 20})
-			runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+			runApp(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
 			var want []string
 			for i := 0; i < 40; i++ {
 				want = append(want, fmt.Sprintf("%02d", i))
@@ -223,12 +206,17 @@ func TestIntegrationBoundedRunsResume(t *testing.T) {
 func TestIntegrationBoundedRunEmitsOpenWindows(t *testing.T) {
 	eachBackend(t, func(t *testing.T, seeds []string) {
 		for _, mode := range []struct {
-			name string
-			opts []stream.AppOption
-		}{{"alo", nil}, {"eos", []stream.AppOption{stream.ExactlyOnce()}}} {
+			name      string
+			opts      []stream.AppOption
+			instances int
+		}{
+			{"alo", nil, 1},
+			{"eos", []stream.AppOption{stream.ExactlyOnce()}, 1},
+			{"eos-2-instances", []stream.AppOption{stream.ExactlyOnce()}, 2},
+		} {
 			t.Run(mode.name, func(t *testing.T) {
 				in, sessions, totals := "clicks-"+mode.name, "sessions-"+mode.name, "totals-"+mode.name
-				createTopic(t, seeds, in, 2)
+				createTopic(t, seeds, in, 4)
 				createTopic(t, seeds, sessions, 2)
 				createTopic(t, seeds, totals, 2)
 				b := stream.NewBuilder()
@@ -237,11 +225,13 @@ func TestIntegrationBoundedRunEmitsOpenWindows(t *testing.T) {
 					Count(stream.Named("sessions")).ToStream().
 					To(sessions)
 				byProduct := stream.GroupBy(clicks, func(_, p string) string { return p }, serde.String)
-				perProduct := stream.WindowedBy(byProduct, stream.TumblingWindows(10*time.Second)).EmitFinal().
+				// Grace: records of different input partitions interleave in
+				// the repartition topics.
+				perProduct := stream.WindowedBy(byProduct, stream.TumblingWindows(10*time.Second).Grace(time.Minute)).EmitFinal().
 					Count(stream.Named("per-product")).ToStream()
 				perWindow := stream.Map(perProduct, func(k stream.Windowed[string], n int64) (string, int64) { return fmt.Sprint(k.Start), n }).
 					WithSerdes(serde.String, serde.Int64)
-				stream.WindowedBy(perWindow.GroupByKey(), stream.TumblingWindows(time.Minute)).EmitFinal().
+				stream.WindowedBy(perWindow.GroupByKey(), stream.TumblingWindows(time.Minute).Grace(time.Minute)).EmitFinal().
 					Reduce(func(a, b int64) int64 { return a + b }, stream.Named("totals")).ToStream().
 					To(totals)
 				top := build(t, b)
@@ -259,39 +249,60 @@ func TestIntegrationBoundedRunEmitsOpenWindows(t *testing.T) {
 					t.Fatal(err)
 				}
 				id := stream.AppID("windows-" + mode.name)
-				runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+				// Instances of one bounded run end their own tasks; the
+				// group's commits tell each when the tasks upstream ended.
+				var wg sync.WaitGroup
+				for range mode.instances {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if err := runAppErr(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				if t.Failed() {
+					return
+				}
 
-				var gotSessions []string
-				for _, r := range readAll(t, seeds, sessions) {
-					k, err := stream.WindowedSerde(serde.String).Decode(r.Key)
-					if err != nil {
-						t.Fatal(err)
-					}
-					n, _ := serde.Int64.Decode(r.Value)
-					gotSessions = append(gotSessions, fmt.Sprintf("%s@%d-%d=%d", k.Key, k.Start/1000, k.End/1000, n))
-				}
-				// u0's and u1's first sessions close with stream time
-				// (in the task that sees 20-21 s); the rest only at the end.
-				equal(t, sortedStrings(gotSessions), "u0@0-4=3 u1@1-3=2 u1@20-20=1 u2@21-21=1")
-				var gotTotals []string
-				for _, r := range readAll(t, seeds, totals) {
-					k, err := stream.WindowedSerde(serde.String).Decode(r.Key)
-					if err != nil {
-						t.Fatal(err)
-					}
-					n, _ := serde.Int64.Decode(r.Value)
-					gotTotals = append(gotTotals, fmt.Sprintf("%s=%d", k.Key, n))
-				}
-				equal(t, sortedStrings(gotTotals), "0=5 20000=2")
 				if dl := readAll(t, seeds, "windows-"+mode.name+"-dlq"); len(dl) != 0 {
 					t.Fatalf("%d dead letters (late records?): %v", len(dl), headers(dl[0]))
 				}
+				// Sessions and windows that stream time did not close (the
+				// last ones) are emitted at the end of the input.
+				gotSessions := windowedRows(t, seeds, sessions, func(k stream.Windowed[string], n int64) string {
+					return fmt.Sprintf("%s@%d-%d=%d", k.Key, k.Start/1000, k.End/1000, n)
+				})
+				equal(t, sortedStrings(gotSessions), "u0@0-4=3 u1@1-3=2 u1@20-20=1 u2@21-21=1")
+				gotTotals := windowedRows(t, seeds, totals, func(k stream.Windowed[string], n int64) string {
+					return fmt.Sprintf("%s=%d", k.Key, n)
+				})
+				equal(t, sortedStrings(gotTotals), "0=5 20000=2")
 
-				runBounded(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
+				runApp(t, top, seeds, append(mode.opts, id, stream.StopAtEnd())...)
 				if n := len(readAll(t, seeds, sessions)) + len(readAll(t, seeds, totals)); n != len(gotSessions)+len(gotTotals) {
 					t.Fatalf("a second run with nothing new emitted %d more", n-len(gotSessions)-len(gotTotals))
 				}
 			})
 		}
 	})
+}
+
+// windowedRows formats the records of topic, windowed counts.
+func windowedRows(t *testing.T, seeds []string, topic string, format func(stream.Windowed[string], int64) string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range readAll(t, seeds, topic) {
+		k, err := stream.WindowedSerde(serde.String).Decode(r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := serde.Int64.Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, format(k, n))
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,14 +47,8 @@ func TestEndInputClosesOpenWindows(t *testing.T) {
 }
 
 func sortedStrings(s []string) string {
-	c := append([]string(nil), s...)
-	for i := range c {
-		for j := i + 1; j < len(c); j++ {
-			if c[j] < c[i] {
-				c[i], c[j] = c[j], c[i]
-			}
-		}
-	}
+	c := slices.Clone(s)
+	slices.Sort(c)
 	return strings.Join(c, " ")
 }
 

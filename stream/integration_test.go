@@ -134,16 +134,27 @@ func lastCounts(t *testing.T, rs []*kgo.Record) map[string]int64 {
 
 func runApp(t *testing.T, top *stream.Topology, seeds []string, opts ...stream.AppOption) {
 	t.Helper()
+	if err := runAppErr(t, top, seeds, opts...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runAppErr runs an app (for up to 60s) and returns what went wrong; it
+// may be called from any goroutine.
+func runAppErr(t *testing.T, top *stream.Topology, seeds []string, opts ...stream.AppOption) error {
 	app, err := stream.NewApp(top, append([]stream.AppOption{stream.Brokers(seeds...), stream.Logger(testbroker.Logger(t)),
 		stream.CommitInterval(100 * time.Millisecond)}, opts...)...)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := app.Run(ctx); err != nil {
-		t.Fatalf("run: %v", err)
+	// Run returns nil when its context ends too: a bounded run that never
+	// ends by itself must not pass.
+	if err := app.Run(ctx); err != nil || ctx.Err() != nil {
+		return fmt.Errorf("run: %v (context: %v)", err, ctx.Err())
 	}
+	return nil
 }
 
 func TestIntegrationWordCountBoundedRestoreAndDeadLetters(t *testing.T) {
