@@ -170,7 +170,7 @@ func (s *rawStore[V]) put(key []byte, v V) error {
 	if s.caching {
 		return s.cacheEntry(key, v, true, true)
 	}
-	return s.write(key, v, true)
+	return s.write(s.inner, key, v, true)
 }
 
 func (s *rawStore[V]) del(key []byte) error {
@@ -187,21 +187,28 @@ func (s *rawStore[V]) del(key []byte) error {
 		return s.cacheEntry(key, zero, false, true)
 	}
 	var zero V
-	return s.write(key, zero, false)
+	return s.write(s.inner, key, zero, false)
 }
 
-// write applies one update to the backing store and the changelog.
-func (s *rawStore[V]) write(key []byte, v V, ok bool) error {
+// writer is a backing store or a batch of its updates.
+type writer interface {
+	Set(key, value []byte) error
+	Delete(key []byte) error
+}
+
+// write applies one update to w (the backing store or a batch of it) and
+// the changelog.
+func (s *rawStore[V]) write(w writer, key []byte, v V, ok bool) error {
 	var vb []byte
 	if ok {
 		var err error
 		if vb, err = s.vs.Encode(nil, v); err != nil {
 			return fmt.Errorf("store %s: encoding value: %w", s.name, err)
 		}
-		if err := s.inner.Set(key, vb); err != nil {
+		if err := w.Set(key, vb); err != nil {
 			return err
 		}
-	} else if err := s.inner.Delete(key); err != nil {
+	} else if err := w.Delete(key); err != nil {
 		return err
 	}
 	s.t.uncommitted = true
@@ -211,21 +218,23 @@ func (s *rawStore[V]) write(key []byte, v V, ok bool) error {
 	return nil
 }
 
-// flush implements storeInstance.
+// flush implements storeInstance: the dirty entries go to the backing
+// store in one batch.
 func (s *rawStore[V]) flush() error {
 	if s.nDirty == 0 {
 		return nil
 	}
+	b := s.inner.Batch()
 	for k, e := range s.cache {
 		if e.dirty {
-			if err := s.write([]byte(k), e.v, e.ok); err != nil {
+			if err := s.write(b, []byte(k), e.v, e.ok); err != nil {
 				return err
 			}
 			e.dirty, e.persisted = false, e.ok
 		}
 	}
 	s.nDirty = 0
-	return nil
+	return b.Commit()
 }
 
 // rangeRaw calls fn for the entries with keys in [start, end) in order.

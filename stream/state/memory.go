@@ -127,3 +127,16 @@ func (m *Memory) Close() error {
 	m.head = &mnode{next: make([]*mnode, maxLevel)}
 	return nil
 }
+
+// Batch implements Store: the updates apply at once, Commit has nothing
+// left to do.
+func (m *Memory) Batch() Batch { return memBatch{m} }
+
+type memBatch struct{ *Memory }
+
+func (b memBatch) Commit() error {
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}

@@ -65,6 +65,19 @@ func (p *Pebble) Set(key, value []byte) error { return p.db.Set(key, value, pebb
 // Delete implements Store.
 func (p *Pebble) Delete(key []byte) error { return p.db.Delete(key, pebble.NoSync) }
 
+// Batch implements Store: one Pebble batch.
+func (p *Pebble) Batch() Batch { return pebbleBatch{p.db.NewBatch()} }
+
+type pebbleBatch struct{ b *pebble.Batch }
+
+func (b pebbleBatch) Set(key, value []byte) error { return b.b.Set(key, value, nil) }
+func (b pebbleBatch) Delete(key []byte) error     { return b.b.Delete(key, nil) }
+
+func (b pebbleBatch) Commit() error {
+	err := b.b.Commit(pebble.NoSync)
+	return errors.Join(err, b.b.Close())
+}
+
 // Range implements Store.
 func (p *Pebble) Range(start, end []byte, fn func(key, value []byte) bool) error {
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})

@@ -19,8 +19,20 @@ type Store interface {
 	// returns false. A nil end means no upper bound. Keys and values are
 	// only valid during the call; fn must not modify the store.
 	Range(start, end []byte, fn func(key, value []byte) bool) error
+	// Batch starts a batch of updates, which its Commit applies together
+	// (for Pebble one write instead of one per update).
+	Batch() Batch
 	// Close releases the store.
 	Close() error
+}
+
+// Batch holds updates to a Store that Commit applies in order. Reads of
+// the store before Commit may or may not see them. A batch is used once,
+// by the goroutine that uses its store; keys and values are copied.
+type Batch interface {
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	Commit() error
 }
 
 // ErrClosed is returned by operations on a closed store.

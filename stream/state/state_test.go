@@ -30,7 +30,28 @@ func TestStoresAgainstReference(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 9))
 			for i := 0; i < 3000; i++ {
 				k := fmt.Sprintf("k%03d", rng.IntN(300))
-				switch rng.IntN(4) {
+				switch rng.IntN(5) {
+				case 4:
+					// A batch of updates, applied by Commit.
+					b := s.Batch()
+					for j := rng.IntN(20); j >= 0; j-- {
+						k := fmt.Sprintf("k%03d", rng.IntN(300))
+						if rng.IntN(3) == 0 {
+							if err := b.Delete([]byte(k)); err != nil {
+								t.Fatal(err)
+							}
+							delete(ref, k)
+							continue
+						}
+						v := fmt.Sprint(i, ".", j)
+						if err := b.Set([]byte(k), []byte(v)); err != nil {
+							t.Fatal(err)
+						}
+						ref[k] = v
+					}
+					if err := b.Commit(); err != nil {
+						t.Fatal(err)
+					}
 				case 0:
 					if err := s.Delete([]byte(k)); err != nil {
 						t.Fatal(err)
