@@ -129,12 +129,13 @@ type App struct {
 		pending map[string][]int32 // assigned partitions without a task yet
 		reset   bool               // EOS: tasks must be rebuilt (transaction aborted)
 	}
-	stats    atomic.Pointer[[]*taskStats] // of the running tasks, for TaskMetrics
-	internal []string                     // internal topics, created by setupTopics
-	bounds   bounds                       // bounded runs: the ranges of the user sources
-	endReady map[taskKey]map[string]int64 // bounded runs: tasks whose input may end, their source offsets
-	marksMu  sync.Mutex
-	marked   markedOffsets // bounded runs: source partitions committed with endMark
+	stats     atomic.Pointer[[]*taskStats] // of the running tasks, for TaskMetrics
+	internal  []string                     // internal topics, created by setupTopics
+	bounds    bounds                       // bounded runs: the ranges of the user sources
+	endReady  map[taskKey]map[string]int64 // bounded runs: tasks whose input may end, their source offsets
+	marksMu   sync.Mutex
+	marked    markedOffsets // bounded runs: source partitions committed with endMark
+	finishing bool          // bounded runs: every input of this instance reached its stop
 }
 
 // NewApp prepares an App for top. Nothing connects until Run.
@@ -399,8 +400,18 @@ func (a *App) loop(ctx context.Context) error {
 			}
 			inTxn = true
 		}
-		pctx, cancel := context.WithTimeout(ctx, a.cfg.commitInterval)
+		interval := a.cfg.commitInterval
+		if a.finishing {
+			// Bounded run, this instance's inputs all at their stop:
+			// once nothing is left to process, the end moves
+			// downstream at a faster pace.
+			interval = min(interval, finishInterval)
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval)
 		fs := a.cl.PollRecords(pctx, a.cfg.pollRecords)
+		if !a.finishing || fs.NumRecords() > 0 && len(a.endReady) == 0 {
+			interval = a.cfg.commitInterval
+		}
 		cancel()
 		if fs.IsClientClosed() {
 			return nil
@@ -427,7 +438,7 @@ func (a *App) loop(ctx context.Context) error {
 			err = a.wallTick()
 			nextWall = time.Now().Add(100 * time.Millisecond)
 		}
-		if err == nil && time.Since(lastCommit) >= a.cfg.commitInterval {
+		if err == nil && time.Since(lastCommit) >= interval {
 			var marks markedOffsets
 			if len(a.endReady) > 0 {
 				// Bounded run: the input of these tasks ended; what

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -146,12 +147,28 @@ func (a *App) restartBounds(t *task) {
 	}
 }
 
+// finishInterval is the commit interval of a bounded run whose inputs
+// reached their stop offsets (if CommitInterval is longer): from there on
+// commits and checks move the end downstream.
+const finishInterval = 20 * time.Millisecond
+
 // settleBounds pauses the partitions that reached their stop offset and
 // sets the consumer's offset back to the stop offset where it fetched
 // beyond. Called from the run loop before it allows a rebalance.
 func (a *App) settleBounds() {
 	pause := map[string][]int32{}
 	set := map[string]map[int32]kgo.EpochOffset{}
+	a.mu.Lock()
+	finishing := len(a.mu.tasks) > 0
+	for _, t := range a.mu.tasks {
+		for _, s := range t.sub.sources {
+			if b := a.bounds.get(s.resolve(a.cfg.appID), t.partition); b != nil && !b.reached && b.pos < b.stop {
+				finishing = false
+			}
+		}
+	}
+	a.mu.Unlock()
+	a.finishing = finishing
 	for topic, ps := range a.bounds {
 		for p, b := range ps {
 			if !b.reached && b.pos >= b.stop {
