@@ -188,6 +188,17 @@ func (a *App) settleBounds() {
 		a.cl.PauseFetchPartitions(pause)
 	}
 	if len(set) > 0 {
+		// Never behind what the group committed before (a range that
+		// ends before where an earlier run went on to).
+		committed := a.cl.CommittedOffsets()
+		for topic, ps := range set {
+			for p, o := range ps {
+				if c, ok := committed[topic][p]; ok && c.Offset > o.Offset {
+					o.Offset = c.Offset
+					ps[p] = o
+				}
+			}
+		}
 		a.cl.SetOffsets(set)
 	}
 }
@@ -238,17 +249,18 @@ func (a *App) probeIdle(ctx context.Context) error {
 				from = c.Offset
 			}
 		}
-		if from < p.b.stop {
-			more, err := a.deliverable(ctx, md, p.topic, p.partition, from, p.b.stop)
-			if err != nil {
-				a.log.Debug("probing a bounded input", "topic", p.topic, "partition", p.partition, "err", err)
-				continue // try again at the next check
-			}
-			if more {
-				continue
-			}
+		if from >= p.b.stop {
+			p.b.pos = from // already there (an earlier run went further)
+			continue
 		}
-		p.b.pos, p.b.reset = p.b.stop, true
+		more, err := a.deliverable(ctx, md, p.topic, p.partition, from, p.b.stop)
+		if err != nil {
+			a.log.Debug("probing a bounded input", "topic", p.topic, "partition", p.partition, "err", err)
+			continue // try again at the next check
+		}
+		if !more {
+			p.b.pos, p.b.reset = p.b.stop, true
+		}
 	}
 	a.settleBounds()
 	return nil

@@ -192,6 +192,11 @@ func TestIntegrationBoundedRunsResume(t *testing.T) {
 				want = append(want, fmt.Sprintf("%02d", i))
 			}
 			equal(t, values(t, seeds, out), want)
+			// A range the group already went past: nothing to do, and
+			// the committed offsets do not go back.
+			runApp(t, top, seeds, append(mode.opts, id, stream.TimeRange(base, base.Add(20*time.Second)))...)
+			equal(t, committedOffsets(t, seeds, "resume-"+mode.name, in), map[int32]int64{0: 40})
+			equal(t, values(t, seeds, out), want)
 		}
 	})
 }
