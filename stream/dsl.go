@@ -49,6 +49,7 @@ func Named(name string) Option { return func(c *opConfig) { c.name = name } }
 // WithTimestampExtractor sets the event time of records read by From or
 // TableFrom from the raw record (the default is the record's timestamp).
 // To take the event time from a decoded value, use Stream.WithTimestamp.
+// f must not keep r: the runtime reuses fetched records.
 func WithTimestampExtractor(f func(r *kgo.Record) int64) Option {
 	return func(c *opConfig) { c.extractor = f }
 }
