@@ -88,6 +88,9 @@ func (s *sinkRecords) lent(r *kgo.Record, buf []byte) {
 // put takes back a record that get lent, once nothing uses it; it ignores
 // any other record.
 func (s *sinkRecords) put(r *kgo.Record) {
+	if s == nil {
+		return
+	}
 	var buf []byte
 	switch r.Context {
 	case s.withBuf:

@@ -91,4 +91,8 @@ func TestSinkRecordsIgnoresOthers(t *testing.T) {
 	if r.Context != nil || string(r.Value) != "v" {
 		t.Fatalf("nil pool: %+v", r)
 	}
+	none.put(r) // takes nothing back
+	if string(r.Value) != "v" {
+		t.Fatalf("nil pool changed a record: %+v", r)
+	}
 }
