@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -235,6 +236,43 @@ func (s *rawStore[V]) flush() error {
 	}
 	s.nDirty = 0
 	return b.Commit()
+}
+
+// getAll calls fn with the value of each of keys that the store holds,
+// all of them in [start, end): from the cache, and for the keys it does
+// not hold, from one scan of the range instead of a lookup each (in key
+// order, after the cached ones). It returns how many keys it found. fn
+// must not use the store.
+func (s *rawStore[V]) getAll(keys []string, start, end []byte, fn func(key []byte, v V)) (int, error) {
+	found, missing := 0, 0
+	for _, k := range keys {
+		e, cached := s.cache[k]
+		switch {
+		case !cached:
+			missing++
+		case e.ok:
+			found++
+			fn([]byte(k), e.v)
+		}
+	}
+	if missing == 0 {
+		return found, nil
+	}
+	var derr error
+	err := s.inner.Range(start, end, func(k, vb []byte) bool {
+		if _, cached := s.cache[string(k)]; cached {
+			return true // seen above, or deleted
+		}
+		v, err := s.vs.Decode(vb)
+		if err != nil {
+			derr = fmt.Errorf("store %s: decoding value: %w", s.name, err)
+			return false
+		}
+		found++
+		fn(k, v)
+		return true
+	})
+	return found, errors.Join(err, derr)
 }
 
 // rangeRaw calls fn for the entries with keys in [start, end) in order.

@@ -399,22 +399,27 @@ func (op *windowOp[K, V, A]) closeWindows() {
 	op.nextScan = next
 	slices.Sort(starts)
 	for _, start := range starts {
-		for _, key := range op.open[start] {
-			kb := []byte(key)
-			if op.final {
-				agg, ok, err := op.st.get(kb)
-				if err != nil || !ok {
-					op.t.fail(StageProcess, fmt.Errorf("closing window: %v (found %v)", err, ok))
-					continue
-				}
+		keys := op.open[start]
+		if op.final {
+			// The window's keys are the store keys under its start: the
+			// ones the cache no longer holds are read by one scan.
+			found, err := op.st.getAll(keys, appendTime(nil, start), appendTime(nil, start+1), func(kb []byte, agg A) {
 				k, err := op.ks.Decode(kb[8:])
 				if err != nil {
 					op.t.fail(StageProcess, err)
-					continue
+					return
 				}
 				op.down(Record[Windowed[K], change[A]]{Key: Windowed[K]{Key: k, Start: start, End: start + w.size}, Value: change[A]{v: agg, ok: true}, Timestamp: start + w.size - 1})
+			})
+			if err == nil && found != len(keys) {
+				err = fmt.Errorf("%d of its %d keys not in the store", len(keys)-found, len(keys))
 			}
-			if err := op.st.del(kb); err != nil {
+			if err != nil {
+				op.t.fail(StageProcess, fmt.Errorf("closing window [%d, %d): %w", start, start+w.size, err))
+			}
+		}
+		for _, key := range keys {
+			if err := op.st.del([]byte(key)); err != nil {
 				op.t.fail(StageProcess, err)
 			}
 		}
