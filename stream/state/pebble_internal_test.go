@@ -2,7 +2,10 @@ package state
 
 import (
 	"encoding/binary"
+	"errors"
 	"testing"
+
+	"github.com/cockroachdb/pebble"
 )
 
 // TestPebbleCachesBlocks: once the memtables have grown to their full
@@ -69,5 +72,22 @@ func TestPebbleCachesBlocks(t *testing.T) {
 	}
 	if hits := p.db.Metrics().Filter.Hits - before.Filter.Hits; hits < n/2 {
 		t.Errorf("%d lookups of absent keys: Bloom filters excluded a table %d times", n, hits)
+	}
+}
+
+// A checkpoint record that does not decode is reported as such (the
+// runtime then restores the store in full).
+func TestPebbleCorruptCheckpoint(t *testing.T) {
+	p, err := OpenPebble(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	good := Checkpoint{Offset: 5}.AppendTo(nil)
+	if err := p.db.Set(checkpointKey, good[:len(good)-2], pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := p.Checkpoint(); ok || !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("truncated checkpoint: ok %v, err %v", ok, err)
 	}
 }

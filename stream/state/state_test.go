@@ -88,6 +88,46 @@ func TestStoresAgainstReference(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("range:\n got %v\nwant %v", got, want)
 			}
+			// Keys starting with 0xff (escaped in Pebble) and the empty
+			// key keep their place in the order.
+			for _, k := range []string{"", "\xff", "\xff\x00", "\xff\xff", "\xff\xff\xff", "\xfe\xff", "\xff\x01a"} {
+				if err := s.Set([]byte(k), []byte("v"+k)); err != nil {
+					t.Fatal(err)
+				}
+				ref[k] = "v" + k
+			}
+			keys := make([]string, 0, len(ref))
+			for k := range ref {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			want = want[:0]
+			for _, k := range keys {
+				want = append(want, k+"="+ref[k])
+			}
+			got = got[:0]
+			if err := s.Range(nil, nil, func(k, v []byte) bool {
+				got = append(got, string(k)+"="+string(v))
+				return true
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+				t.Fatalf("full range:\n got %q\nwant %q", got, want)
+			}
+			got = got[:0]
+			s.Range([]byte("\xff"), []byte("\xff\xff\xff"), func(k, v []byte) bool {
+				got = append(got, string(k))
+				return true
+			})
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", []string{"\xff", "\xff\x00", "\xff\x01a", "\xff\xff"}) {
+				t.Fatalf("range over 0xff keys: %q", got)
+			}
+			for _, k := range []string{"\xff\xff", ""} {
+				if v, ok, err := s.Get([]byte(k)); err != nil || !ok || string(v) != "v"+k {
+					t.Fatalf("get %q = %q %v %v", k, v, ok, err)
+				}
+			}
 			n := 0
 			s.Range(nil, nil, func(k, v []byte) bool { n++; return n < 5 })
 			if n != min(5, len(ref)) {
