@@ -243,11 +243,14 @@ func (a *App) send(r *kgo.Record) {
 }
 
 // promise runs when franz-go is done with a record: the sinks' records
-// go back to be reused.
+// go back to be reused; a persistent store's changelog record gives its
+// offset to the store's checkpoint.
 func (a *App) promise(r *kgo.Record, err error) {
 	if err != nil {
 		e := fmt.Errorf("stream: producing to %s: %w", r.Topic, err)
 		a.produceErr.CompareAndSwap(nil, &e)
+	} else if c, ok := r.Context.(*changelogAck); ok && r.Offset >= 0 {
+		c.acked(r.Offset)
 	}
 	a.env.records.put(r)
 }
@@ -322,7 +325,7 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.startStandbys(); err != nil {
 			return err
 		}
-		defer a.sb.stop()
+		defer func() { a.sb.stop(a.killed.Load()) }()
 	}
 	reset := kgo.NewOffset().AtStart()
 	if a.cfg.to != 0 {
@@ -370,6 +373,10 @@ func (a *App) Run(ctx context.Context) error {
 	err = a.loop(ctx)
 	if errors.Is(err, errKilled) {
 		a.cl.Close()
+		a.dropTasks()
+		if global != nil {
+			global.closeAs(true)
+		}
 		return err
 	}
 	a.shutdown(err == nil)
@@ -628,6 +635,7 @@ func (a *App) commit(ctx context.Context, inTxn bool, marks markedOffsets) error
 		for _, t := range a.mu.tasks {
 			t.uncommitted = false
 		}
+		a.checkpointTasks(a.mu.tasks)
 		a.env.metrics.Commits.Add(1)
 		return nil
 	}
@@ -645,6 +653,7 @@ func (a *App) commit(ctx context.Context, inTxn bool, marks markedOffsets) error
 			return err
 		}
 	}
+	a.checkpointTasks(a.mu.tasks)
 	a.env.metrics.Commits.Add(1)
 	return nil
 }
@@ -701,6 +710,9 @@ func (a *App) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 		clean = func(*task) bool { return flushed }
 		if err == nil {
 			err = cl.CommitUncommittedOffsets(a.markCtx(ctx, nil))
+		}
+		if err == nil {
+			a.checkpointTasks(closing)
 		}
 		if err != nil {
 			a.log.Warn("commit on revoke failed; the next owner reprocesses", "err", err)
@@ -793,6 +805,19 @@ func (a *App) ensureTasks(ctx context.Context) error {
 	}
 	a.publishStats()
 	return a.restore(ctx, created, false)
+}
+
+// dropTasks closes the tasks of a killed instance as the end of its
+// process would: nothing flushed, committed or checkpointed, and the
+// persistent stores lose what Pebble had not written to its files.
+func (a *App) dropTasks() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, t := range a.mu.tasks {
+		t.closeAs(true)
+		delete(a.mu.tasks, k)
+	}
+	a.stats.Store(nil)
 }
 
 // shutdown commits (when the loop ended cleanly), closes the tasks and

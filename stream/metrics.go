@@ -60,9 +60,10 @@ type TaskStats struct {
 	// DeadLettered counts the records written to the dead-letter topic.
 	DeadLettered int64
 	// RestoreTotal is how many changelog offsets the task's stores had to
-	// restore when the task started (end - start offset of each changelog
-	// partition), Restored how many are done; RestoreTotal - Restored is
-	// what is left.
+	// restore when the task started (for each changelog partition, its
+	// end offset minus where the restore started: the partition's start,
+	// a promoted standby's position, or a persistent store's checkpoint),
+	// Restored how many are done; RestoreTotal - Restored is what is left.
 	RestoreTotal, Restored int64
 	// Lag is, for a standby task, how many changelog offsets its stores
 	// are behind the changelog end offsets last seen (-1 until they are

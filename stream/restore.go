@@ -12,7 +12,10 @@ import (
 // restore fills the stores of tasks from their changelog topics (for the
 // global task: from the global tables' source topics, every partition),
 // reading each partition from its start (or from where a promoted
-// standby's stores are) to the end offset it had when the restore began. In exactly-once mode only committed records are read.
+// standby's stores are, or from a persistent store's trusted checkpoint:
+// see checkpoint.go) to the end offset it had when the restore began,
+// where persistent stores then record their checkpoint. In exactly-once
+// mode only committed records are read.
 // Progress is logged, counted in Metrics.RestoredRecords and in each
 // task's TaskStats (offsets restored of offsets to restore); the tasks are
 // running once it returns nil.
@@ -25,10 +28,10 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) (err erro
 		}
 	}()
 	type target struct {
-		st       storeInstance
-		task     *task
-		end, pos int64 // pos: the next changelog offset to restore
-		store    string
+		st           storeInstance
+		task         *task
+		end, pos     int64 // pos: the next changelog offset to restore
+		store, topic string
 	}
 	parts := map[string]map[int32]*target{}
 	var topics []string
@@ -40,26 +43,57 @@ func (a *App) restore(ctx context.Context, tasks []*task, global bool) (err erro
 				topics = append(topics, topic)
 			}
 			if global {
-				parts[topic][-1] = &target{st: t.stores[s.name], task: t, store: s.name}
+				parts[topic][-1] = &target{st: t.stores[s.name], task: t, store: s.name, topic: topic}
 			} else {
-				parts[topic][t.partition] = &target{st: t.stores[s.name], task: t, store: s.name}
+				parts[topic][t.partition] = &target{st: t.stores[s.name], task: t, store: s.name, topic: topic}
 			}
 		}
 	}
 	if len(topics) == 0 {
 		return nil
 	}
-	ends, err := listChangelogEnds(ctx, a.adm, a.cfg.exactlyOnce, topics)
+	b, err := a.listChangelogBounds(ctx, topics)
 	if err != nil {
-		return fmt.Errorf("stream: listing changelog end offsets of %v: %w", topics, err)
+		return err
 	}
-	starts, err := a.adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
+	// Persistent stores start from their checkpoints (or are emptied),
+	// and record one where the restore ends.
+	var saved []*target
+	if !global {
+		for _, topic := range topics {
+			for _, tg := range parts[topic] {
+				c, ok := tg.st.backing().(*checkpointed)
+				if !ok {
+					continue
+				}
+				saved = append(saved, tg)
+				if _, promoted := tg.task.restoreFrom[topic]; promoted {
+					continue // a standby's store: its position is known
+				}
+				if tg.task.restoreFrom == nil {
+					tg.task.restoreFrom = map[string]int64{}
+				}
+				if tg.task.restoreFrom[topic], err = a.openCheckpoint(c, tg.task.id, tg.store, topic, b); err != nil {
+					return fmt.Errorf("stream: task %s: store %q: %w", tg.task.id, tg.store, err)
+				}
+			}
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("stream: listing changelog start offsets: %w", err)
-	}
+	defer func() {
+		if err != nil {
+			return
+		}
+		for _, tg := range saved {
+			c := tg.st.backing().(*checkpointed)
+			if c.topicID == ([16]byte{}) {
+				c.topicID = b.ids[tg.topic]
+			}
+			if serr := c.save(max(tg.end, tg.task.restoreFrom[tg.topic])); serr != nil {
+				a.log.Warn("writing store checkpoint", "task", tg.task.id, "store", tg.store, "err", serr)
+			}
+		}
+	}()
+	ends, starts := b.ends, b.starts
 	consume := map[string]map[int32]kgo.Offset{}
 	remaining := map[string]map[int32]*target{}
 	var total int64

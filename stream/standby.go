@@ -57,10 +57,12 @@ func (st *standbyTask) position() int64 {
 	return n
 }
 
-func (st *standbyTask) close() error {
+func (st *standbyTask) close() error { return st.closeAs(false) }
+
+func (st *standbyTask) closeAs(crash bool) error {
 	var errs []error
 	for _, s := range st.stores {
-		errs = append(errs, s.Close())
+		errs = append(errs, closeStore(s, crash))
 	}
 	return errors.Join(errs...)
 }
@@ -100,14 +102,15 @@ func (a *App) startStandbys() error {
 	return nil
 }
 
-// stop ends the consumer and closes every standby task.
-func (s *standbys) stop() {
+// stop ends the consumer and closes every standby task (crash: as a
+// crash would, see closeStore).
+func (s *standbys) stop(crash bool) {
 	s.cl.Close()
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, st := range s.tasks {
-		st.close()
+		st.closeAs(crash)
 		delete(s.tasks, k)
 	}
 	clear(s.byPart)
@@ -190,6 +193,12 @@ func (s *standbys) apply(st *standbyTask, p kgo.FetchTopicPartition, eos bool) e
 		pos = r.Offset + 1
 	}
 	st.pos[p.Topic] = pos
+	if c, ok := store.(*checkpointed); ok && pos > c.offset {
+		// The store holds the changelog up to pos: a checkpoint.
+		if err := c.save(pos); err != nil {
+			return fmt.Errorf("checkpointing store %q: %w", st.storeOf[p.Topic], err)
+		}
+	}
 	end := p.HighWatermark
 	if eos {
 		end = p.LastStableOffset
@@ -302,7 +311,6 @@ func (s *standbys) update(standby []taskKey, active map[taskKey]bool) {
 		want[k] = true
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for k, st := range s.tasks {
 		if !want[k] && !active[k] {
 			s.removeLocked(st)
@@ -311,23 +319,69 @@ func (s *standbys) update(standby []taskKey, active map[taskKey]bool) {
 			}
 		}
 	}
-	var opened []string
+	var open []taskKey
 	for _, k := range standby {
 		if s.tasks[k] != nil || active[k] || k.sub < 0 || k.sub >= len(s.a.top.subs) || len(s.a.top.subs[k.sub].stores) == 0 {
 			continue
 		}
-		st, err := s.open(k)
+		open = append(open, k)
+	}
+	s.mu.Unlock()
+	// Opening checks checkpoints against the changelogs: not with the
+	// standby goroutine's lock held.
+	opened := s.openAll(open)
+	s.mu.Lock()
+	var ids []string
+	for _, st := range opened {
+		s.addLocked(st)
+		ids = append(ids, st.stats.id)
+	}
+	s.mu.Unlock()
+	if len(ids) > 0 {
+		sort.Strings(ids)
+		s.a.log.Info("standby tasks started", "tasks", ids)
+	}
+}
+
+// openAll opens the standby tasks ks: their stores as the state directory
+// holds them where their checkpoints are trusted (see checkpoint.go), else
+// empty. Called with the App's mu held (the only caller that adds
+// standbys).
+func (s *standbys) openAll(ks []taskKey) []*standbyTask {
+	if len(ks) == 0 {
+		return nil
+	}
+	var b *changelogBounds
+	if s.a.cfg.stateDir != "" {
+		var topics []string
+		seen := map[string]bool{}
+		for _, k := range ks {
+			for _, spec := range s.a.top.subs[k.sub].stores {
+				if t := spec.changelog.resolve(s.a.cfg.appID); !seen[t] {
+					seen[t] = true
+					topics = append(topics, t)
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		bounds, err := s.a.listChangelogBounds(ctx, topics)
+		cancel()
+		if err != nil {
+			s.a.log.Warn("standby tasks not started: their checkpoints cannot be checked", "err", err)
+			return nil
+		}
+		b = &bounds
+	}
+	var out []*standbyTask
+	for _, k := range ks {
+		st, err := s.open(k, b)
 		if err != nil {
 			s.a.log.Warn("opening standby task", "task", taskID(k), "err", err)
 			continue
 		}
-		s.addLocked(st)
-		opened = append(opened, st.stats.id)
+		out = append(out, st)
 	}
-	if len(opened) > 0 {
-		sort.Strings(opened)
-		s.a.log.Info("standby tasks started", "tasks", opened)
-	}
+	return out
 }
 
 func taskID(k taskKey) string { return fmt.Sprintf("%d_%d", k.sub, k.partition) }
@@ -347,21 +401,33 @@ func (a *App) newStandbyTask(k taskKey, sub *subTopology, stores map[string]stat
 	return st
 }
 
-// open creates a standby for task k with empty stores.
-func (s *standbys) open(k taskKey) (*standbyTask, error) {
+// open creates a standby for task k. Its persistent stores (b lists
+// their changelogs) start from their checkpoints or empty, the others
+// empty.
+func (s *standbys) open(k taskKey, b *changelogBounds) (*standbyTask, error) {
 	sub := s.a.top.subs[k.sub]
 	stores := map[string]state.Store{}
+	pos := map[string]int64{}
+	fail := func(err error) (*standbyTask, error) {
+		for _, o := range stores {
+			o.Close()
+		}
+		return nil, err
+	}
 	for _, spec := range sub.stores {
-		st, err := openBacking(s.a.env, taskID(k), spec)
+		st, err := openBacking(s.a.env, taskID(k), k.partition, spec)
 		if err != nil {
-			for _, o := range stores {
-				o.Close()
-			}
-			return nil, fmt.Errorf("opening store %q: %w", spec.name, err)
+			return fail(fmt.Errorf("opening store %q: %w", spec.name, err))
 		}
 		stores[spec.name] = st
+		if c, ok := st.(*checkpointed); ok && b != nil {
+			topic := spec.changelog.resolve(s.a.cfg.appID)
+			if pos[topic], err = s.a.openCheckpoint(c, taskID(k), spec.name, topic, *b); err != nil {
+				return fail(fmt.Errorf("store %q: %w", spec.name, err))
+			}
+		}
 	}
-	return s.a.newStandbyTask(k, sub, stores, nil), nil
+	return s.a.newStandbyTask(k, sub, stores, pos), nil
 }
 
 // retire takes tasks this instance stops running (a rebalance revoked
@@ -375,7 +441,7 @@ func (a *App) retire(ts map[taskKey]*task, clean func(*task) bool) {
 	var topics []string
 	for k, t := range ts {
 		if a.sb == nil || k.sub < 0 || len(t.sub.stores) == 0 || !clean(t) {
-			if err := t.close(); err != nil {
+			if err := t.closeAs(a.killed.Load()); err != nil {
 				a.log.Warn("closing task", "task", t.id, "err", err)
 			}
 			continue

@@ -270,7 +270,7 @@ func standbyTakeover(t *testing.T, seeds []string, eos, pebble bool, replicas in
 	// The counts are right: exactly in exactly-once mode, never low.
 	var got map[string]int64
 	waitFor(t, "the final counts", func() bool {
-		got = lastKeyCounts(t, seeds)
+		got = lastKeyCounts(t, seeds, "counts")
 		for k, n := range ref {
 			if got[k] < n {
 				return false
@@ -291,12 +291,12 @@ func standbyTakeover(t *testing.T, seeds []string, eos, pebble bool, replicas in
 	}
 }
 
-// lastKeyCounts reads the committed output topic "counts" and returns the
-// last count of each key.
-func lastKeyCounts(t *testing.T, seeds []string) map[string]int64 {
+// lastKeyCounts reads the committed output topic and returns the last
+// count of each key.
+func lastKeyCounts(t *testing.T, seeds []string, topic string) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	for _, r := range readCommitted(t, seeds, "counts") {
+	for _, r := range readCommitted(t, seeds, topic) {
 		n, err := serde.Int64.Decode(r.Value)
 		if err != nil {
 			t.Fatal(err)

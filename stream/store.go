@@ -50,22 +50,29 @@ type KeyValueStore[K, V any] interface {
 	Range(from, to K, fn func(k K, v V) bool) error
 }
 
-// openBacking opens the byte store of spec for task id: Pebble under the
-// state directory, or memory.
-func openBacking(e *env, id string, spec *storeSpec) (state.Store, error) {
+// openBacking opens the byte store of spec for partition of task id:
+// memory, or Pebble under the state directory. A task's Pebble store keeps
+// what it held (see checkpoint.go: the restore decides whether to trust
+// it); a global table's starts empty.
+func openBacking(e *env, id string, partition int32, spec *storeSpec) (state.Store, error) {
 	if spec.inMemory || e.stateDir == "" {
 		return state.NewMemory(), nil
 	}
 	dir := filepath.Join(e.stateDir, e.appID, id, spec.name)
-	// The changelog is the source of truth: start from an empty store and
-	// restore.
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
+	if spec.global {
+		// Loaded from the source topics in full when the app starts.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return state.OpenPebble(dir)
+	p, err := state.OpenPebble(dir)
+	if err != nil || spec.global {
+		return p, err
+	}
+	return newCheckpointed(p, partition), nil
 }
 
 // maxCacheEntries bounds each store's write cache; when it is full the
@@ -80,7 +87,8 @@ type rawStore[V any] struct {
 	name      string
 	vs        serde.Serde[V]
 	inner     state.Store
-	changelog string // resolved topic, "" = none
+	ckpt      *checkpointed // inner, if it keeps checkpoints
+	changelog string        // resolved topic, "" = none
 	caching   bool
 	cache     map[string]*cacheEntry[V]
 	nDirty    int
@@ -102,11 +110,12 @@ func newRawStore[V any](t *task, spec *storeSpec, vs serde.Serde[V]) (*rawStore[
 		delete(t.warm, spec.name)
 	} else {
 		var err error
-		if inner, err = openBacking(t.env, t.id, spec); err != nil {
+		if inner, err = openBacking(t.env, t.id, t.partition, spec); err != nil {
 			return nil, err
 		}
 	}
 	s := &rawStore[V]{t: t, name: spec.name, vs: vs, inner: inner, caching: t.env.caching}
+	s.ckpt, _ = inner.(*checkpointed)
 	if !spec.global {
 		s.changelog = spec.changelog.resolve(t.env.appID)
 	}
@@ -200,6 +209,12 @@ type writer interface {
 // write applies one update to w (the backing store or a batch of it) and
 // the changelog.
 func (s *rawStore[V]) write(w writer, key []byte, v V, ok bool) error {
+	if s.ckpt != nil && !s.ckpt.dirty {
+		// Before the batch commits: the checkpoint says inexact first.
+		if err := s.ckpt.written(); err != nil {
+			return err
+		}
+	}
 	var vb []byte
 	if ok {
 		var err error
@@ -214,7 +229,11 @@ func (s *rawStore[V]) write(w writer, key []byte, v V, ok bool) error {
 	}
 	s.t.uncommitted = true
 	if s.changelog != "" {
-		s.t.send(&kgo.Record{Topic: s.changelog, Partition: s.t.partition, Key: append([]byte(nil), key...), Value: vb})
+		r := &kgo.Record{Topic: s.changelog, Partition: s.t.partition, Key: append([]byte(nil), key...), Value: vb}
+		if s.ckpt != nil {
+			r.Context = s.ckpt.ack // the promise records its offset
+		}
+		s.t.send(r)
 	}
 	return nil
 }

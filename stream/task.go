@@ -57,7 +57,8 @@ type task struct {
 	stats      taskStats
 	// warm holds, while the task is built, the stores of the standby it is
 	// promoted from; restoreFrom the changelog offsets (by topic) they
-	// hold up to: restoring starts there.
+	// (or persistent stores with a checkpoint) hold up to: restoring
+	// starts there.
 	warm        map[string]state.Store
 	restoreFrom map[string]int64
 	// uncommitted: the stores took writes since the last committed
@@ -354,15 +355,32 @@ func (t *task) flush() error {
 }
 
 // close closes processors and stores.
-func (t *task) close() error {
+func (t *task) close() error { return t.closeAs(false) }
+
+// closeAs closes processors and stores; crash: as a crash would (see
+// closeStore).
+func (t *task) closeAs(crash bool) error {
 	var errs []error
 	for _, c := range t.closers {
 		errs = append(errs, c())
 	}
 	for _, st := range t.stores {
-		errs = append(errs, st.close())
+		if crash {
+			errs = append(errs, closeStore(st.backing(), true))
+		} else {
+			errs = append(errs, st.close())
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// closeStore closes s; crash: as a crash would, losing what a Pebble store
+// did not flush from its memtables (the killed instances of tests).
+func closeStore(s state.Store, crash bool) error {
+	if p, ok := s.(interface{ Abandon() error }); ok && crash {
+		return p.Abandon()
+	}
+	return s.Close()
 }
 
 // release closes the task's processors and returns its stores' backing

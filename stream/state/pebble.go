@@ -203,6 +203,10 @@ func (p *Pebble) Close() error {
 	return errors.Join(p.db.Flush(), p.db.Close())
 }
 
+// Flush writes the memtables to the store's files: a crash after it
+// loses none of the writes before it.
+func (p *Pebble) Flush() error { return p.db.Flush() }
+
 // Abandon closes the store as a crash would: the writes Pebble has not
 // flushed from its memtables are lost.
 func (p *Pebble) Abandon() error { return p.db.Close() }
