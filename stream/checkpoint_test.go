@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -49,8 +51,9 @@ func TestCheckpointVerdict(t *testing.T) {
 	}
 }
 
-// TestLocalStateCheckpoints runs a count over 20k keys with Pebble stores
-// in a fixed state directory and restarts it on the same directory:
+// TestLocalStateCheckpoints runs a count over 20k keys (EDDY_CKPT_KEYS=N:
+// N keys, to time restarts) with Pebble stores in a fixed state directory
+// and restarts it on the same directory:
 //
 //   - after a clean close the stores restore nothing (at most the
 //     transaction markers after the checkpoints), and counting goes on
@@ -80,6 +83,15 @@ func TestLocalStateCheckpoints(t *testing.T) {
 }
 
 const ckptParts = 4
+
+// ckptKeys is how many keys the restart tests count first: 20k, or
+// EDDY_CKPT_KEYS (a larger state, to time restarts).
+func ckptKeys() int {
+	if n, err := strconv.Atoi(os.Getenv("EDDY_CKPT_KEYS")); err == nil && n > 0 {
+		return n
+	}
+	return 20000
+}
 
 // ckptRig is a count over one input topic, for restarts.
 type ckptRig struct {
@@ -325,12 +337,13 @@ func checkpointRestarts(t *testing.T, seeds []string, eos bool) {
 	r := newCkptRig(t, seeds, app, eos, t.TempDir())
 
 	// 20k keys counted, then a clean close.
+	keys := ckptKeys()
 	a := r.start("a")
-	r.produce(20000, 0, 20000)
+	r.produce(keys, 0, keys)
 	r.checkCounts(true)
 	stopClean(t, a)
 	full := sumOffsets(r.changelogEnd())
-	if full < 20000 {
+	if full < int64(keys) {
 		t.Fatalf("the changelog holds %d offsets, want at least one per key", full)
 	}
 	for p, cp := range r.diskCheckpoints() {
@@ -341,9 +354,11 @@ func checkpointRestarts(t *testing.T, seeds []string, eos bool) {
 
 	// Restart on the same directory: nothing to restore but the
 	// transaction markers after the checkpoints.
+	began := time.Now()
 	b := r.start("b")
 	restored, total := r.running(b)
-	t.Logf("after a clean close: restored %d changelog offsets of %d (%d records applied)", restored, full, b.app.Metrics().RestoredRecords.Load())
+	t.Logf("after a clean close: restored %d changelog offsets of %d (%d records applied); every task ran %v after the start",
+		restored, full, b.app.Metrics().RestoredRecords.Load(), time.Since(began).Round(time.Millisecond))
 	if restored != total || total > ckptParts || b.app.Metrics().RestoredRecords.Load() != 0 {
 		t.Errorf("after a clean close: restored %d of %d changelog offsets (%d records), want only the tail", restored, total, b.app.Metrics().RestoredRecords.Load())
 	}
@@ -398,8 +413,10 @@ func (r *ckptRig) killAndRestart(name, next string, from int, flush bool) {
 			trusted++
 		}
 	}
+	began := time.Now()
 	d := r.start(next)
 	r.running(d)
+	took := time.Since(began).Round(time.Millisecond)
 	var restored, total int64
 	for _, s := range d.app.TaskMetrics() {
 		if s.RestoreTotal != want[s.ID] || s.Restored != s.RestoreTotal {
@@ -410,8 +427,8 @@ func (r *ckptRig) killAndRestart(name, next string, from int, flush bool) {
 		restored += s.Restored
 		total += ends[p]
 	}
-	t.Logf("after a kill (memtables flushed: %v): %d of %d checkpoints trusted, restored %d changelog offsets of %d",
-		flush, trusted, ckptParts, restored, total)
+	t.Logf("after a kill (memtables flushed: %v): %d of %d checkpoints trusted, restored %d changelog offsets of %d; every task ran %v after the start",
+		flush, trusted, ckptParts, restored, total, took)
 	high := r.checkCounts(false)
 	t.Logf("after a kill: %d keys counted too high (at least once)", high)
 	stopClean(t, d)
@@ -421,13 +438,17 @@ func (r *ckptRig) killAndRestart(name, next string, from int, flush bool) {
 // changelog.
 func checkpointNoStateDir(t *testing.T, seeds []string) {
 	r := newCkptRig(t, seeds, "ckpt-mem", false, "")
+	keys := ckptKeys()
 	a := r.start("a")
-	r.produce(20000, 0, 20000)
+	r.produce(keys, 0, keys)
 	r.checkCounts(true)
 	stopClean(t, a)
 	full := sumOffsets(r.changelogEnd())
+	began := time.Now()
 	b := r.start("b")
 	restored, total := r.running(b)
+	t.Logf("without a state directory: restored %d changelog offsets of %d; every task ran %v after the start",
+		restored, full, time.Since(began).Round(time.Millisecond))
 	if restored != full || total != full {
 		t.Errorf("without a state directory: restored %d of %d changelog offsets, want all %d", restored, total, full)
 	}
