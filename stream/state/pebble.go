@@ -173,9 +173,11 @@ func (p *Pebble) SetCheckpoint(c Checkpoint) error {
 }
 
 // Clear empties the store, checkpoint included: the directory is removed
-// and the store opened again in it.
+// and the store opened again in it. If it fails the store is left closed.
 func (p *Pebble) Clear() error {
-	if err := p.db.Close(); err != nil {
+	err := p.db.Close()
+	p.db = nil
+	if err != nil {
 		return fmt.Errorf("state: closing pebble store in %s: %w", p.dir, err)
 	}
 	if err := os.RemoveAll(p.dir); err != nil {
@@ -200,6 +202,9 @@ func (p *Pebble) Empty() (bool, error) {
 // Close implements Store: the memtables are flushed, so the files hold
 // every write.
 func (p *Pebble) Close() error {
+	if p.db == nil {
+		return nil // a failed Clear closed it
+	}
 	return errors.Join(p.db.Flush(), p.db.Close())
 }
 
@@ -209,7 +214,12 @@ func (p *Pebble) Flush() error { return p.db.Flush() }
 
 // Abandon closes the store as a crash would: the writes Pebble has not
 // flushed from its memtables are lost.
-func (p *Pebble) Abandon() error { return p.db.Close() }
+func (p *Pebble) Abandon() error {
+	if p.db == nil {
+		return nil
+	}
+	return p.db.Close()
+}
 
 type quietLogger struct{}
 
