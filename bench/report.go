@@ -331,7 +331,7 @@ func (r *Report) Print(w io.Writer) error {
 		if r.Disk.FSType != "" {
 			fs = fmt.Sprintf(" (filesystem %s: not a disk figure)", r.Disk.FSType)
 		}
-		fmt.Fprintf(w, "disk: %s written in %s writes under %s%s\n", humanBytes(r.Disk.TotalBytes), humanBytes(int64(r.Disk.ChunkBytes)), r.Disk.Dir, fs)
+		fmt.Fprintf(w, "disk: %s written in %s writes under %s%s (the sustained run: as long as a phase)\n", humanBytes(r.Disk.TotalBytes), humanBytes(int64(r.Disk.ChunkBytes)), r.Disk.Dir, fs)
 	} else if r.DiskErr != nil {
 		fmt.Fprintf(w, "disk baseline failed: %v\n", r.DiskErr)
 	}
@@ -339,7 +339,11 @@ func (r *Report) Print(w io.Writer) error {
 	if r.LoadStart != "" {
 		fmt.Fprintf(w, "load average (1/5/15 min): %s at the start, %s at the end\n", r.LoadStart, r.LoadEnd)
 	}
-	fmt.Fprintln(w, "DISK%: produce MB/s over the disk's sequential write speed (the better disk row)")
+	if r.Disk != nil && r.Disk.Sustained != nil {
+		fmt.Fprintln(w, "DISK%: produce MB/s over the sustained disk row's (short runs measure bursts that caches absorb)")
+	} else {
+		fmt.Fprintln(w, "DISK%: produce MB/s over the disk's sequential write speed (the better disk row)")
+	}
 	fmt.Fprintln(w, "*: raw consume counts whole record batches (headers and record framing included)")
 	fmt.Fprintln(w, "ack/request: raw producer, one sample per produce request; ack: kgo, one per record")
 	fmt.Fprintln(w, "end-to-end: from each record's scheduled send time to its arrival at the consumer;")
