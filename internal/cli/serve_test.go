@@ -34,12 +34,20 @@ func (l *lockedBuffer) String() string {
 // the HTTP address it prints.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	return runServe(t, regexp.MustCompile(`on http://([0-9.:]+)/`), append([]string{"--http", "127.0.0.1:0"}, args...)...)
+}
+
+// runServe runs `eddy serve` on a fresh data directory and loopback ports
+// with args until the test ends, and returns the first submatch of addr in
+// what it prints.
+func runServe(t *testing.T, addr *regexp.Regexp, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	root := NewRoot()
 	var out lockedBuffer
 	root.SetOut(&out)
 	root.SetErr(io.Discard)
-	root.SetArgs(append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn"}, args...))
+	root.SetArgs(append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -48,9 +56,8 @@ func startServe(t *testing.T, args ...string) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	re := regexp.MustCompile(`on http://([0-9.:]+)/`)
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
+		if m := addr.FindStringSubmatch(out.String()); m != nil {
 			return m[1]
 		}
 		select {
@@ -59,7 +66,7 @@ func startServe(t *testing.T, args ...string) string {
 		default:
 		}
 	}
-	t.Fatalf("serve printed no HTTP address: %q", out.String())
+	t.Fatalf("serve printed no address matching %s: %q", addr, out.String())
 	return ""
 }
 
@@ -96,30 +103,7 @@ func TestServeHTTPGateway(t *testing.T) {
 }
 
 func TestServePprof(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	root := NewRoot()
-	var out lockedBuffer
-	root.SetOut(&out)
-	root.SetErr(io.Discard)
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--http", "", "--pprof", "127.0.0.1:0", "--log-level", "warn"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	re := regexp.MustCompile(`profiles at (http://[0-9.:]+/debug/pprof/)`)
-	var url string
-	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("serve printed no pprof address: %q", out.String())
-	}
+	url := runServe(t, regexp.MustCompile(`profiles at (http://[0-9.:]+/debug/pprof/)`), "--http", "", "--pprof", "127.0.0.1:0")
 	resp, err := http.Get(url + "goroutine?debug=1")
 	if err != nil {
 		t.Fatal(err)
